@@ -1,0 +1,1 @@
+"""pie_tf.compress."""
