@@ -1,0 +1,71 @@
+"""Loyalty: how faithfully a compressed model reproduces its reference, example by example.
+
+Label loyalty is agreement of top-1 labels. Probability loyalty is ``1 - sqrt(JS(p, q))`` with the
+Jensen-Shannon divergence in bits (base 2), so it lies in [0, 1] and equals 1 exactly when the two
+distributions coincide; ``scipy.spatial.distance.jensenshannon`` already returns ``sqrt(JS)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.distance import jensenshannon
+
+__all__ = ["label_loyalty", "probability_loyalty"]
+
+
+def _as_probabilities(x, argname):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 1 or x.shape[-1] < 2:
+        raise ValueError(f"`{argname}` must have a class axis last, of length >= 2; got shape "
+                         f"{x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"`{argname}` holds NaN or infinite values.")
+    if np.any(x < 0):
+        raise ValueError(f"`{argname}` must be probabilities (non-negative); got a minimum of "
+                         f"{x.min():.4g}. Apply a softmax to logits first.")
+    total = x.sum(axis=-1, keepdims=True)
+    if np.any(total <= 0):
+        raise ValueError(f"`{argname}` has an all-zero distribution.")
+    return x / total
+
+
+def label_loyalty(labels, reference_labels):
+    """Per-example agreement of ``labels`` with ``reference_labels``.
+
+    Parameters
+    ----------
+    labels, reference_labels : array_like of int, same shape (..., n_examples)
+
+    Returns
+    -------
+    ndarray of bool, the broadcast shape: True where the two labels agree.
+    """
+    labels = np.asarray(labels)
+    reference_labels = np.asarray(reference_labels)
+    try:
+        np.broadcast_shapes(labels.shape, reference_labels.shape)
+    except ValueError:
+        raise ValueError(f"`labels` of shape {labels.shape} and `reference_labels` of shape "
+                         f"{reference_labels.shape} do not broadcast.") from None
+    return labels == reference_labels
+
+
+def probability_loyalty(probabilities, reference_probabilities):
+    """Per-example ``1 - sqrt(JS divergence)`` (base 2) between two class distributions.
+
+    Parameters
+    ----------
+    probabilities, reference_probabilities : array_like of shape (..., n_classes)
+        Rows are normalised to sum to one; they must be non-negative and finite.
+
+    Returns
+    -------
+    ndarray of shape (...,) in [0, 1].
+    """
+    p = _as_probabilities(probabilities, "probabilities")
+    q = _as_probabilities(reference_probabilities, "reference_probabilities")
+    if p.shape[-1] != q.shape[-1]:
+        raise ValueError(f"`probabilities` has {p.shape[-1]} classes but "
+                         f"`reference_probabilities` has {q.shape[-1]}.")
+    p, q = np.broadcast_arrays(p, q)
+    distance = jensenshannon(p, q, base=2, axis=-1)
+    return 1.0 - np.clip(np.nan_to_num(distance, nan=0.0), 0.0, 1.0)
