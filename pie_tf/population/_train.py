@@ -28,22 +28,22 @@ def _is_example_dict(spec):
     return isinstance(spec, dict) and IMAGE in spec and LABEL in spec
 
 
-def check_dataset(ds, argname, *, need_label=True):
+def check_dataset(ds, argname):
     """``ds`` must be an unbatched tf.data.Dataset of pie_tf examples or (image, label) pairs."""
     if not isinstance(ds, tf.data.Dataset):
         raise TypeError(f"`{argname}` must be a tf.data.Dataset; got {type(ds).__name__}.")
     spec = ds.element_spec
     if _is_example_dict(spec):
-        image_spec = spec[IMAGE]
+        image_spec, label_spec = spec[IMAGE], spec[LABEL]
     elif isinstance(spec, tuple) and len(spec) == 2:
-        image_spec = spec[0]
+        image_spec, label_spec = spec
     else:
         raise TypeError(f"`{argname}` must yield pie_tf examples (dicts with 'image' and 'label') "
                         f"or (image, label) pairs; its elements are {spec}.")
     if not isinstance(image_spec, tf.TensorSpec) or image_spec.shape.rank is None or \
-            image_spec.shape.rank < 2:
-        raise TypeError(f"`{argname}`: images must be tensors of one example each (unbatched), "
-                        f"e.g. (H, W, C); got {image_spec}.")
+            image_spec.shape.rank < 2 or getattr(label_spec, "shape", None) != ():
+        raise TypeError(f"`{argname}` must be unbatched: one example per element, an image "
+                        f"(H, W, C) and a scalar label; got {image_spec} and {label_spec}.")
     return ds
 
 
