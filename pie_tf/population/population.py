@@ -290,10 +290,16 @@ class Population:
                 start = time.perf_counter()
                 if self.verbose:
                     _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: start")
-                model, timing = runner.model(variant)
+                # Every worker trains (collectives) and reads the weights back; only the chief
+                # exports, predicts and writes.
+                model, timing = runner.model(variant.base)
+                timing = dict(timing)
+                model = runner.plain(variant.base)
                 status = "not_chief"
                 if self.is_chief:
-                    timing = dict(timing)
+                    if variant.tflite is not None:
+                        model, export_timing = runner.export(variant, model)
+                        timing.update(export_timing)
                     predictions = self._predict(model, variant, timing)
                     timing["member_s"] = time.perf_counter() - start
                     if self.store.has_member(variant.name, seed):
@@ -337,6 +343,7 @@ class _GroupRun:
         self.seed = seed
         self.group = group
         self.models = {}
+        self.plain_models = {}
         self._calibration = None
         # variants whose model another variant of the group starts from
         self.parents = {v.parent for v in group if v.parent is not None}
@@ -350,19 +357,15 @@ class _GroupRun:
         if not tf.io.gfile.exists(marker):
             return None
         read_json(marker, format_name=_CHECKPOINT_FORMAT)
-        pop = self.population
-        with pop.strategy.scope():
-            if variant.kind == "qat_int8":
-                from pie_tf.compress.quantize import quantize
-                model = quantize(pop.model_fn())
-            else:
-                model = pop.model_fn()
+        with self.population.strategy.scope():
+            model = self._structure(variant)
         model.load_weights(self._checkpoint_prefix(variant)).expect_partial()
         return model
 
-    def _save(self, variant, model):
-        pop = self.population
-        if not pop.is_chief:
+    def _save(self, variant):
+        # saved from the plain copy: every worker joins the collective reads, the chief writes
+        model = self.plain(variant)
+        if not self.population.is_chief:
             return
         prefix = self._checkpoint_prefix(variant)
         if tf.io.gfile.exists(prefix + ".COMPLETE.json"):
@@ -373,7 +376,7 @@ class _GroupRun:
                                                "variant": variant.name, "seed": self.seed})
 
     def model(self, variant):
-        """(model, timing): a Keras model, or a TFLiteModel for export variants."""
+        """(model, timing) of a Keras variant, trained (or restored) under the strategy."""
         if variant.name in self.models:
             return self.models[variant.name], {}
         pop, recipe, seed = self.population, self.population.recipe, self.seed
@@ -383,28 +386,60 @@ class _GroupRun:
                 self.models[variant.name] = model
                 return model, {"restored_from_checkpoint": 1.0}
         timing = {}
-        if variant.tflite is not None:
-            base, _ = self.model(variant.parent)
-            if self._calibration is None:
-                self._calibration = _train.calibration_images(pop.train_data,
-                                                              recipe.calibration_examples)
-            start = time.perf_counter()
-            model = _train.export(base, variant.tflite, self._calibration)
-            timing["export_s"] = time.perf_counter() - start
-            timing["tflite_bytes"] = float(model.size_bytes)
-        elif variant.kind in ("dense", "prune"):
+        if variant.kind in ("dense", "prune"):
             model, timing["train_s"] = _train.train_from_scratch(
                 pop.model_fn, pop.train_data, recipe, seed, pop.strategy,
                 sparsity=variant.sparsity)
         else:
-            dense, _ = self.model(Variant("dense"))
+            dense, parent_timing = self.model(Variant("dense"))
+            if "train_s" in parent_timing:
+                timing["parent_train_s"] = parent_timing["train_s"]
             if variant.kind == "prune_ft":
                 model, timing["train_s"] = _train.finetune_pruned(
                     dense, pop.train_data, recipe, seed, variant.sparsity)
             else:
                 model, timing["train_s"] = _train.finetune_qat(dense, pop.train_data, recipe,
                                                                seed)
-        if variant in self.parents:
-            self._save(variant, model)
         self.models[variant.name] = model
+        if variant in self.parents:
+            self._save(variant)
         return model, timing
+
+    def _structure(self, variant):
+        """A new, untrained model with the layers and weights of ``variant``'s model."""
+        model = self.population.model_fn()
+        if variant.kind == "qat_int8":
+            from pie_tf.compress.quantize import quantize
+            model = quantize(model)
+        return model
+
+    def plain(self, variant):
+        """``variant``'s model outside any strategy, for prediction and export (None off-chief).
+
+        Under a strategy, variables such as batch-norm moving statistics are synchronised on
+        read: reading them is a collective every worker must join, so all workers call this
+        in the same order; the chief then copies the values into a model of its own.
+        """
+        model = self.models[variant.name]
+        if model.distribute_strategy is tf.distribute.get_strategy():
+            return model
+        if variant.name not in self.plain_models:
+            weights = model.get_weights()
+            if self.population.is_chief:
+                with tf.distribute.get_strategy().scope():
+                    plain = self._structure(variant)
+                plain.set_weights(weights)
+                self.plain_models[variant.name] = plain
+            else:
+                self.plain_models[variant.name] = None
+        return self.plain_models[variant.name]
+
+    def export(self, variant, base):
+        """(TFLiteModel, timing): ``base`` (a plain Keras model) exported as ``variant`` says."""
+        if self._calibration is None:
+            self._calibration = _train.calibration_images(
+                self.population.train_data, self.population.recipe.calibration_examples)
+        start = time.perf_counter()
+        model = _train.export(base, variant.tflite, self._calibration)
+        return model, {"export_s": time.perf_counter() - start,
+                       "tflite_bytes": float(model.size_bytes)}
