@@ -184,13 +184,20 @@ def export(model, mode, calibration):
                          num_calibration_examples=max(len(calibration), 1))
 
 
-def keras_predictor(model, from_logits):
+def image_spec(ds):
+    """The TensorSpec of one image of ``ds`` (pie_tf examples or pairs)."""
+    spec = ds.element_spec
+    return spec[IMAGE] if _is_example_dict(spec) else spec[0]
+
+
+def keras_predictor(model, from_logits, spec):
     """images -> float32 probabilities, inference mode, one traced function for every batch.
 
-    Called outside any strategy scope, so a model trained under a strategy predicts from its
-    local copy of the weights, in dataset order, on this worker alone.
+    ``spec`` is one image's TensorSpec; the function is traced once for any batch size (the last,
+    partial batch included). Called outside any strategy scope, on a model that lives outside any
+    strategy, so it predicts in dataset order on this worker alone.
     """
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, *spec.shape], spec.dtype)])
     def predict(images):
         out = model(images, training=False)
         return tf.nn.softmax(out, axis=-1) if from_logits else out

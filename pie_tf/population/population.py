@@ -320,13 +320,19 @@ class Population:
 
     def _predict(self, model, variant, timing):
         """Probabilities on every evaluation set (which are stored first, once)."""
-        if variant.tflite is not None:
-            predict = _train.tflite_predictor(model, self.recipe.from_logits)
-        else:
-            predict = _train.keras_predictor(model, self.recipe.from_logits)
+        predictors = {}
         predictions = {}
         for name, ds in self.eval_data.items():
             start = time.perf_counter()
+            if variant.tflite is not None:
+                predict = _train.tflite_predictor(model, self.recipe.from_logits)
+            else:  # one traced function per image shape, shared by the sets that have it
+                spec = _train.image_spec(ds)
+                key = (tuple(spec.shape), spec.dtype)
+                if key not in predictors:
+                    predictors[key] = _train.keras_predictor(model, self.recipe.from_logits,
+                                                             spec)
+                predict = predictors[key]
             predictions[name] = _train.predict_eval_set(
                 predict, ds, self.recipe.eval_batch_size, self._eval_meta(name)[0], name)
             timing[f"predict_s/{name}"] = time.perf_counter() - start

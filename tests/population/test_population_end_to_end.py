@@ -48,14 +48,13 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
 
 
 def test_same_seeds_give_the_same_predictions(tmp_path):
-    first = _tiny.population(str(tmp_path / "a"), seeds=[3, 4])
-    second = _tiny.population(str(tmp_path / "b"), seeds=[3, 4])
+    first = _tiny.population(str(tmp_path / "a"), seeds=[3])
+    second = _tiny.population(str(tmp_path / "b"), seeds=[3])
     first.run()
     second.run()
     a = PredictionStore(first.store.root).read("dense", "test", fields=("probs",)).probs
     b = PredictionStore(second.store.root).read("dense", "test", fields=("probs",)).probs
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a[0], a[1])  # different seeds, different members
 
 
 def test_variant_names_and_recipe_round_trip():

@@ -1,4 +1,6 @@
 """Shards and member ranges split one population into disjoint jobs that fill one store."""
+import numpy as np
+
 from pie_tf.store import PredictionStore
 from tests.population import _tiny
 
@@ -30,4 +32,6 @@ def test_shards_fill_one_store(tmp_path):
     assert [(r.seed, r.status) for r in second] == [(5, "skipped"), (6, "written")]
     store = PredictionStore(root)
     assert store.seeds("dense") == [5, 6, 7]
-    assert store.read("dense", "test").labels.shape == (3, 40)
+    probs = store.read("dense", "test", fields="probs").probs
+    assert probs.shape == (3, 40, 3)
+    assert not np.array_equal(probs[0], probs[1])  # different seeds, different members

@@ -51,7 +51,7 @@ def test_multi_worker_mirrored_strategy_two_local_workers(tmp_path):
             env = dict(os.environ, TF_CONFIG=json.dumps(
                 {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
             processes.append(subprocess.Popen(
-                [sys.executable, JOB, root, "0", "dense,dense+tflite_float32", "multi_worker"], env=env,
+                [sys.executable, JOB, root, "0", "dense", "multi_worker"], env=env,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         outputs = [p.communicate(timeout=150)[0] for p in processes]
     finally:
@@ -65,13 +65,12 @@ def test_multi_worker_mirrored_strategy_two_local_workers(tmp_path):
         line = [x for x in out.splitlines() if x.startswith("RESULTS ")][-1]
         results.append([(r["variant"], r["seed"], r["status"]) for r in json.loads(line[8:])])
     # the chief writes; the other worker trains with it and writes nothing
-    assert results[0] == [("dense", 0, "written"), ("dense+tflite_float32", 0, "written")]
-    assert results[1] == [("dense", 0, "not_chief"), ("dense+tflite_float32", 0, "not_chief")]
+    assert results[0] == [("dense", 0, "written")]
+    assert results[1] == [("dense", 0, "not_chief")]
     store = PredictionStore(root)
-    assert store.members() == [("dense", 0), ("dense+tflite_float32", 0)]
-    dense = store.read("dense", "test", fields="probs").probs[0]
-    exported = store.read("dense+tflite_float32", "test", fields="probs").probs[0]
-    np.testing.assert_allclose(exported, dense, atol=2e-3)
+    assert store.members() == [("dense", 0)]
+    probs = store.read("dense", "test", fields="probs").probs[0]
+    np.testing.assert_allclose(probs.astype(np.float32).sum(axis=1), 1.0, atol=5e-3)
     assert store.member_info("dense", 0)["info"] == {"strategy": "CollectiveAllReduceStrategy",
                                                      "replicas": 2}
-    assert store.verify_all() == 3 + 2 * 2
+    assert store.verify_all() == 3 + 2
