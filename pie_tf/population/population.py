@@ -110,6 +110,9 @@ class Population:
         them). Names are canonicalised (``"prune@0.90"`` is stored as ``"prune@0.9"``).
     class_subsets : dict of str -> array_like of int, optional
         Evaluation sets whose argmax is also taken over a subset of classes (ImageNet-A).
+    eval_info : dict of str -> dict, optional
+        JSON metadata stored with an evaluation set, e.g. ``{"fog@3": {"corruption": "fog",
+        "severity": 3}}`` (the audit finds corruption sets by these two keys).
     strategy : tf.distribute.Strategy, optional
         Defaults to the current (default) strategy. With a multi-worker strategy every worker
         runs the same population; only the chief writes to the store and the checkpoints, which
@@ -124,7 +127,8 @@ class Population:
 
     def __init__(self, model_fn: Callable, train_data, eval_data: Mapping, *, store,
                  recipe: Recipe | None = None, seeds=(0,), variants=("dense",),
-                 class_subsets: Mapping | None = None, strategy=None, checkpoint_dir=None,
+                 class_subsets: Mapping | None = None, eval_info: Mapping | None = None,
+                 strategy=None, checkpoint_dir=None,
                  deterministic=True, verbose=1):
         if not callable(model_fn):
             raise TypeError(f"`model_fn` must be a callable returning a tf_keras model; got "
@@ -156,10 +160,15 @@ class Population:
                              f"{list(variants)!r}.")
         self.variants = parsed
         self.class_subsets = dict(class_subsets or {})
-        unknown = sorted(set(self.class_subsets) - set(self.eval_data))
-        if unknown:
-            raise ValueError(f"`class_subsets` names {unknown}, which are not in `eval_data` "
-                             f"({sorted(self.eval_data)}).")
+        self.eval_info = dict(eval_info or {})
+        for argname, given in (("class_subsets", self.class_subsets),
+                               ("eval_info", self.eval_info)):
+            unknown = sorted(set(given) - set(self.eval_data))
+            if unknown:
+                raise ValueError(f"`{argname}` names {unknown}, which are not in `eval_data` "
+                                 f"({sorted(self.eval_data)}).")
+        if not all(isinstance(v, Mapping) for v in self.eval_info.values()):
+            raise TypeError("`eval_info` values must be dicts of JSON metadata.")
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         if not isinstance(self.strategy, tf.distribute.Strategy):
             raise TypeError(f"`strategy` must be a tf.distribute.Strategy; got "
@@ -254,7 +263,8 @@ class Population:
             ids, labels, attributes = self._eval_meta(name)
             self.store.write_eval_set(name, ids, labels, num_classes=num_classes,
                                       attributes=attributes or None,
-                                      class_subset=self.class_subsets.get(name))
+                                      class_subset=self.class_subsets.get(name),
+                                      info=dict(self.eval_info.get(name, {})))
             self._eval_written.add(name)
 
     def run(self, *, shard=None, member_range=None):

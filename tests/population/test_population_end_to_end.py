@@ -13,7 +13,8 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
     # dense+tflite_float32 is exported after prune_ft@0.5 has fine-tuned (and pruned) its copy:
     # it matches the dense member only if the dense model was cloned before pruning.
     variants = ["dense", "prune_ft@0.5", "dense+tflite_float32"]
-    population = _tiny.population(root, variants=variants)
+    population = _tiny.population(root, variants=variants,
+                                  eval_info={"test": {"split": "test", "severity": 0}})
     assert population.members() == [("dense", 0), ("prune_ft@0.5", 0),
                                     ("dense+tflite_float32", 0)]
     results = population.run()
@@ -24,6 +25,7 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
     images, labels = _tiny.arrays(40, offset=1000)
     np.testing.assert_array_equal(eval_set.labels, labels)
     assert eval_set.ids[0] == "ex1000" and eval_set.num_classes == 3
+    assert eval_set.info == {"split": "test", "severity": 0}
     np.testing.assert_array_equal(eval_set.attributes["group"], labels == 0)
 
     dense = store.read("dense", "test", fields=("labels", "probs"))
@@ -43,7 +45,8 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
     assert info["timing"]["train_s"] > 0 and "tensorflow" in info["versions"]
     assert store.member_info("dense+tflite_float32", 0)["timing"]["tflite_bytes"] > 0
 
-    again = _tiny.population(root, variants=variants).run()
+    again = _tiny.population(root, variants=variants,
+                             eval_info={"test": {"split": "test", "severity": 0}}).run()
     assert again == [MemberResult(v, 0, "skipped", 0.0) for v in variants]
 
 
