@@ -106,6 +106,9 @@ class Audit:
         Clean error of AlexNet for relative mCE (default ``ALEXNET_CLEAN_ERROR``).
     imagenet_a_scores : mapping population -> array of shape (n_members, n_a_examples,
         n_classes), optional
+    imagenet_a_predictions : mapping population -> array of int, shape (n_members,
+        n_a_examples), optional. Labels already restricted to the subset's classes (the store's
+        ``restricted_labels``), in the full class space; an alternative to the scores.
     imagenet_a_labels : array_like of int, shape (n_a_examples,), in the full class space
     imagenet_a_classes : array_like of int, shape (200,)
         ImageNet-A's classes in the full space (the data layer provides them).
@@ -128,8 +131,8 @@ class Audit:
                  tie_break="lowest", alpha=0.05, n_bootstrap=1000, confidence=0.95, seed=0,
                  max_order=None, population_ids=None, corruption_predictions=None,
                  corruption_labels=None, corruption_reference="auto",
-                 reference_clean_error=None, imagenet_a_scores=None, imagenet_a_labels=None,
-                 imagenet_a_classes=None):
+                 reference_clean_error=None, imagenet_a_scores=None,
+                 imagenet_a_predictions=None, imagenet_a_labels=None, imagenet_a_classes=None):
         self.tie_break = check_tie_break(tie_break)
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}; got {mode!r}.")
@@ -237,8 +240,11 @@ class Audit:
         self._reference_clean_error = reference_clean_error
         self._imagenet_a_scores = self._check_population_mapping(imagenet_a_scores,
                                                                  "imagenet_a_scores")
-        if self._imagenet_a_scores and (imagenet_a_labels is None or imagenet_a_classes is None):
-            raise ValueError("`imagenet_a_scores` needs `imagenet_a_labels` and "
+        self._imagenet_a_predictions = self._check_population_mapping(
+            imagenet_a_predictions, "imagenet_a_predictions")
+        if (self._imagenet_a_scores or self._imagenet_a_predictions) and (
+                imagenet_a_labels is None or imagenet_a_classes is None):
+            raise ValueError("ImageNet-A scores or predictions need `imagenet_a_labels` and "
                              "`imagenet_a_classes`.")
         self._imagenet_a_labels = imagenet_a_labels
         self._imagenet_a_classes = imagenet_a_classes
@@ -272,8 +278,82 @@ class Audit:
 
     @classmethod
     def from_arrays(cls, *args, **kwargs):
-        """Same as the constructor; named for symmetry with store-based construction."""
+        """Same as the constructor; named for symmetry with :meth:`from_store`."""
         return cls(*args, **kwargs)
+
+    @classmethod
+    def from_store(cls, store, eval_set, *, dense="dense", variants=None, probabilities="auto",
+                   corruption_sets="auto", imagenet_a_set=None, **kwargs):
+        """Build an Audit from a :class:`pie_tf.store.PredictionStore` (read API only).
+
+        Parameters
+        ----------
+        store : PredictionStore
+            Read through ``eval_set``, ``eval_sets``, ``variants``, ``fields_for`` and ``read``;
+            nothing of the trainer is imported.
+        eval_set : str
+            The evaluation set audited (ids, labels and attributes come from it).
+        dense : str
+            The variant name of the dense population in the store.
+        variants : sequence of str, optional
+            Compressed variants to audit (default: every other variant in the store).
+        probabilities : {"auto", True, False}
+            Read stored full probabilities (``probs``) for probability loyalty; "auto" reads them
+            when the store holds them for ``eval_set`` (not for top-k storage, e.g. ImageNet).
+        corruption_sets : "auto", mapping (corruption, severity) -> eval set name, or None
+            "auto" takes every evaluation set whose ``info`` has ``corruption`` and ``severity``.
+        imagenet_a_set : str, optional
+            An evaluation set stored with a ``class_subset``; its ``restricted_labels`` give
+            ImageNet-A accuracy.
+        **kwargs
+            Passed to the constructor (``protected``, ``target_name``, ``tie_break``, ...).
+        """
+        evaluation = store.eval_set(eval_set)
+        if variants is None:
+            variants = [v for v in store.variants() if v != dense]
+        if not variants:
+            raise ValueError(f"The store has no compressed variants besides {dense!r}.")
+        populations = [dense] + list(variants)
+        with_probs = probabilities is True or (
+            probabilities == "auto" and "probs" in store.fields_for(eval_set))
+        fields = ("labels", "probs") if with_probs else ("labels",)
+        read = {pop: store.read(pop, eval_set, fields) for pop in populations}
+
+        if corruption_sets == "auto":
+            corruption_sets = {}
+            for name in store.eval_sets():
+                info = store.eval_set(name).info or {}
+                if "corruption" in info and "severity" in info:
+                    corruption_sets[(str(info["corruption"]), int(info["severity"]))] = name
+        corruption_predictions = corruption_labels = None
+        if corruption_sets:
+            corruption_predictions, corruption_labels = {}, {}
+            for key, name in corruption_sets.items():
+                corruption_labels[key] = store.eval_set(name).labels
+                for pop in populations:
+                    try:
+                        preds = store.read(pop, name, ("labels",)).labels
+                    except ValueError:  # this variant was not evaluated on the set
+                        continue
+                    out = "dense" if pop == dense else pop
+                    corruption_predictions.setdefault(out, {})[key] = preds
+        imagenet_a = {}
+        if imagenet_a_set is not None:
+            subset = store.eval_set(imagenet_a_set)
+            for pop in populations:
+                imagenet_a["dense" if pop == dense else pop] = store.read(
+                    pop, imagenet_a_set, ("restricted_labels",)).restricted_labels
+            kwargs.update(imagenet_a_predictions=imagenet_a, imagenet_a_labels=subset.labels,
+                          imagenet_a_classes=subset.class_subset)
+        return cls(
+            read[dense].labels, {v: read[v].labels for v in variants}, evaluation.labels,
+            ids=evaluation.ids, attributes=evaluation.attributes or None,
+            n_classes=evaluation.num_classes,
+            dense_probabilities=read[dense].probs if with_probs else None,
+            compressed_probabilities={v: read[v].probs for v in variants} if with_probs
+            else None,
+            corruption_predictions=corruption_predictions, corruption_labels=corruption_labels,
+            **kwargs)
 
     # ------------------------------------------------------------------ populations
     @property
@@ -518,9 +598,19 @@ class Audit:
     def imagenet_a_by_member(self):
         """Per population and member: ImageNet-A top-1 accuracy over its classes."""
         frames = []
-        for pop, scores in self._imagenet_a_scores.items():
-            acc = _robustness.imagenet_a_accuracy(scores, self._imagenet_a_labels,
-                                                  self._imagenet_a_classes)
+        accuracies = {pop: _robustness.imagenet_a_accuracy(
+            scores, self._imagenet_a_labels, self._imagenet_a_classes)
+            for pop, scores in self._imagenet_a_scores.items()}
+        for pop, preds in self._imagenet_a_predictions.items():
+            if pop in accuracies:
+                raise ValueError(f"Population {pop!r} has both ImageNet-A scores and "
+                                 f"predictions; give one.")
+            accuracies[pop] = _robustness.restricted_accuracy(
+                preds, self._imagenet_a_labels, self._imagenet_a_classes)
+        for pop in self.populations:  # report in population order
+            if pop not in accuracies:
+                continue
+            acc = accuracies[pop]
             frames.append(pd.DataFrame({"population": pop, "member": np.arange(acc.size),
                                         "accuracy": acc}))
         if not frames:

@@ -121,7 +121,10 @@ def class_impact(dense_predictions, compressed_predictions, labels, n_classes, *
         status[present] = STATUS_ONE_MEMBER
     else:
         t[present], df[present], p[present] = _welch(a[:, present], b[:, present])
-        zero_var = present & (a.var(axis=0, ddof=1) == 0) & (b.var(axis=0, ddof=1) == 0)
+        # Exact test on the recalls (the shift is one constant per population): a floating
+        # variance of identical values need not be exactly 0.
+        zero_var = present & (np.ptp(dense_recall, axis=0) == 0) & \
+            (np.ptp(compressed_recall, axis=0) == 0)
         status[zero_var] = STATUS_ZERO_VARIANCE
         t[zero_var] = df[zero_var] = p[zero_var] = np.nan
     q = np.full(n_classes, np.nan)

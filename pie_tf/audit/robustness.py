@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ALEXNET_MEAN_ERRORS", "ALEXNET_CLEAN_ERROR", "corruption_errors",
-           "corruption_error", "imagenet_a_accuracy"]
+           "corruption_error", "imagenet_a_accuracy", "restricted_accuracy"]
 
 # Hendrycks & Dietterich (2019): AlexNet top-1 error on ImageNet-C averaged over severities 1-5
 # (the figures in /work/shared/REFERENCES.md, as used by the ImageNet-C evaluation code).
@@ -167,6 +167,24 @@ def corruption_error(errors, clean_error, *, reference="alexnet", reference_erro
     return by_corruption, by_member
 
 
+def _check_subset(labels, class_indices, n_examples, n_classes):
+    class_indices = np.asarray(class_indices)
+    labels = np.asarray(labels)
+    if class_indices.ndim != 1 or not np.issubdtype(class_indices.dtype, np.integer) \
+            or class_indices.size == 0 or len(np.unique(class_indices)) != class_indices.size:
+        raise ValueError("`imagenet_a_classes` must be a 1-D array of distinct class indices.")
+    if class_indices.min() < 0 or (n_classes is not None and class_indices.max() >= n_classes):
+        raise ValueError(f"`imagenet_a_classes` must be in [0, {n_classes}).")
+    if labels.shape != (n_examples,):
+        raise ValueError(f"`imagenet_a_labels` must have shape ({n_examples},); got "
+                         f"{labels.shape}.")
+    outside = ~np.isin(labels, class_indices)
+    if outside.any():
+        raise ValueError(f"`imagenet_a_labels` has {int(outside.sum())} labels outside "
+                         f"`imagenet_a_classes` (e.g. {labels[outside][0]}).")
+    return labels, class_indices
+
+
 def imagenet_a_accuracy(scores, labels, class_indices):
     """Top-1 accuracy on ImageNet-A with the 1000-way scores restricted to its 200 classes.
 
@@ -183,8 +201,6 @@ def imagenet_a_accuracy(scores, labels, class_indices):
     ndarray of float64, shape (n_members,)
     """
     scores = np.asarray(scores)
-    class_indices = np.asarray(class_indices)
-    labels = np.asarray(labels)
     if scores.ndim == 2:
         scores = scores[None]
     if scores.ndim != 3:
@@ -192,17 +208,34 @@ def imagenet_a_accuracy(scores, labels, class_indices):
                          f"n_classes); got {scores.shape}.")
     if not np.all(np.isfinite(scores)):
         raise ValueError("`imagenet_a_scores` holds NaN or infinite values.")
-    if class_indices.ndim != 1 or not np.issubdtype(class_indices.dtype, np.integer) \
-            or class_indices.size == 0 or len(np.unique(class_indices)) != class_indices.size:
-        raise ValueError("`imagenet_a_classes` must be a 1-D array of distinct class indices.")
-    if class_indices.min() < 0 or class_indices.max() >= scores.shape[-1]:
-        raise ValueError(f"`imagenet_a_classes` must be in [0, {scores.shape[-1]}).")
-    if labels.shape != (scores.shape[1],):
-        raise ValueError(f"`imagenet_a_labels` must have shape ({scores.shape[1]},); got "
-                         f"{labels.shape}.")
-    outside = ~np.isin(labels, class_indices)
-    if outside.any():
-        raise ValueError(f"`imagenet_a_labels` has {int(outside.sum())} labels outside "
-                         f"`imagenet_a_classes` (e.g. {labels[outside][0]}).")
+    labels, class_indices = _check_subset(labels, class_indices, scores.shape[1],
+                                          scores.shape[-1])
     predicted = class_indices[scores[:, :, class_indices].argmax(axis=-1)]
     return (predicted == labels[None, :]).mean(axis=1)
+
+
+def restricted_accuracy(predictions, labels, class_indices):
+    """Accuracy of labels already restricted to a class subset (the store's
+    ``restricted_labels``), checking that they are.
+
+    Parameters
+    ----------
+    predictions : ndarray of int, shape (n_members, n_examples), in the full class space
+    labels : ndarray of int, shape (n_examples,)
+    class_indices : ndarray of int, shape (n_subset,)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_members,)
+    """
+    predictions = np.asarray(predictions)
+    if predictions.ndim == 1:
+        predictions = predictions[None]
+    if predictions.ndim != 2:
+        raise ValueError(f"`imagenet_a_predictions` must have shape (n_members, n_examples); "
+                         f"got {predictions.shape}.")
+    labels, class_indices = _check_subset(labels, class_indices, predictions.shape[1], None)
+    if not np.all(np.isin(predictions, class_indices)):
+        raise ValueError("`imagenet_a_predictions` holds labels outside `imagenet_a_classes`: "
+                         "restrict the argmax to the subset first (or pass the scores).")
+    return (predictions == labels[None, :]).mean(axis=1)
