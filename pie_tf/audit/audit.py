@@ -173,10 +173,15 @@ class Audit:
             raise ValueError(f"`n_classes`={n_classes} but the probabilities have "
                              f"{class_axes.pop()} classes.")
         if n_classes is None:
-            n_classes_labels = int(np.max(np.asarray(labels))) + 1 if np.size(labels) else 1
-            n_pred = max([int(np.max(np.asarray(dense_predictions)))] +
-                         [int(np.max(np.asarray(v))) for v in compressed_predictions.values()])
-            n_classes = max(n_classes_labels, n_pred + 1)
+            # Validate first (integers, no NaN, non-negative), then infer from the largest label.
+            unbounded = np.iinfo(np.int32).max
+            largest = [int(check_labels(labels, "labels", unbounded)[0].max()),
+                       int(check_predictions(dense_predictions, "dense_predictions",
+                                             unbounded).max())]
+            largest += [int(check_predictions(v, f"compressed_predictions[{k!r}]",
+                                              unbounded).max())
+                        for k, v in compressed_predictions.items()]
+            n_classes = max(largest) + 1
         self.labels, self.n_classes = check_labels(labels, "labels", n_classes)
         n_examples = self.labels.shape[0]
         self.n_examples = n_examples

@@ -46,13 +46,16 @@ def class_recall(predictions, labels, n_classes):
     labels = np.asarray(labels).astype(np.int64)
     n_members = predictions.shape[0]
     support = np.bincount(labels, minlength=n_classes)
-    correct = predictions == labels[None, :]
-    # One bincount over member * n_classes + label counts every member's hits per class at once.
-    member, example = np.nonzero(correct)
-    hits = np.bincount(member * n_classes + labels[example],
-                       minlength=n_members * n_classes).reshape(n_members, n_classes)
+    # Examples grouped by class, then one add.reduceat per member row sums the hits of every
+    # class at once (segments start where each present class begins).
+    order = np.argsort(labels, kind="stable")
+    correct = (predictions[:, order] == labels[order][None, :]).view(np.uint8)
+    present = support > 0
+    starts = np.concatenate([[0], np.cumsum(support[present])[:-1]])
+    hits = np.zeros((n_members, n_classes))
+    hits[:, present] = np.add.reduceat(correct, starts, axis=1, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(support > 0, hits / np.maximum(support, 1), np.nan)
+        return np.where(present, hits / np.maximum(support, 1), np.nan)
 
 
 def _welch(a, b):
