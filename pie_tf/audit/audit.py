@@ -427,31 +427,35 @@ class Audit:
         return pd.DataFrame(rows)
 
     @functools.cached_property
-    def class_impact(self):
-        """Per variant and class: Welch t-test of shifted recall; see :func:`class_impact`."""
-        frames = []
+    def _class_impact_tables(self):
+        tables, summaries = [], []
         for variant in self.variants:
             table = _class_impact.class_impact(
                 self.dense_predictions, self.compressed_predictions[variant], self.labels,
                 self.n_classes, class_names=self.class_names, alpha=self.alpha)
-            summary = _class_impact.class_impact_summary(table)
+            summaries.append({"variant": variant,
+                              **_class_impact.class_impact_summary(table)})
             table.insert(0, "variant", variant)
             table.attrs = {}
-            frames.append((table, summary))
-        self._class_impact_summaries = [dict(variant=v, **s)
-                                        for v, (_, s) in zip(self.variants, frames)]
-        return pd.concat([t for t, _ in frames], ignore_index=True)
+            tables.append(table)
+        return pd.concat(tables, ignore_index=True), pd.DataFrame(summaries)
 
-    @functools.cached_property
+    @property
+    def class_impact(self):
+        """Per variant and class: Welch t-test of shifted recall; see :func:`class_impact`."""
+        return self._class_impact_tables[0]
+
+    @property
     def class_impact_summary(self):
         """One row per variant: classes tested, significant at p <= alpha and at q <= alpha."""
-        self.class_impact  # noqa: B018 - computes the summaries
-        return pd.DataFrame(self._class_impact_summaries)
+        return self._class_impact_tables[1]
 
     @functools.cached_property
     def overindex(self):
         """Per variant and group: share among CIEs vs share of the evaluation set."""
         groups, masks = self._groups
+        if not len(groups):
+            return pd.DataFrame(columns=OVERINDEX_COLUMNS)
         frames = []
         for variant in self.variants:
             table = _attributes.overindex(self.pie_mask(variant), groups, masks,
@@ -460,8 +464,6 @@ class Audit:
             table.insert(0, "variant", variant)
             table.attrs = {}
             frames.append(table)
-        if not len(groups):
-            return pd.DataFrame(columns=OVERINDEX_COLUMNS)
         return pd.concat(frames, ignore_index=True)[OVERINDEX_COLUMNS]
 
 
