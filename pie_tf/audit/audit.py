@@ -235,9 +235,10 @@ class Audit:
 
         self._corruption_predictions = self._check_population_mapping(
             corruption_predictions, "corruption_predictions")
-        self._corruption_labels = corruption_labels
         if self._corruption_predictions and corruption_labels is None:
             raise ValueError("`corruption_predictions` needs `corruption_labels`.")
+        self._corruption_predictions, self._corruption_labels = self._check_corruptions(
+            self._corruption_predictions, corruption_labels)
         if corruption_reference not in ("auto", "alexnet", "population"):
             raise ValueError(f"`corruption_reference` must be 'auto', 'alexnet' or "
                              f"'population'; got {corruption_reference!r}.")
@@ -280,6 +281,29 @@ class Audit:
             raise ValueError(f"`{argname}` names unknown populations {sorted(unknown)}; known: "
                              f"{sorted(known)}.")
         return dict(value)
+
+    def _check_corruptions(self, predictions, labels):
+        """Labels in range for every (population, corruption, severity); shapes follow."""
+        if not predictions:
+            return predictions, labels
+        if isinstance(labels, Mapping):
+            labels = {key: check_labels(value, f"corruption_labels[{key!r}]",
+                                        self.n_classes)[0] for key, value in labels.items()}
+        else:
+            labels = check_labels(labels, "corruption_labels", self.n_classes)[0]
+        checked = {}
+        for pop, by_key in predictions.items():
+            if not isinstance(by_key, Mapping) or not by_key:
+                raise TypeError(f"`corruption_predictions[{pop!r}]` must map (corruption, "
+                                f"severity) -> predictions.")
+            checked[pop] = {}
+            for key, value in by_key.items():
+                if isinstance(labels, Mapping) and key not in labels:
+                    raise ValueError(f"`corruption_labels` has no entry for {key!r}.")
+                n = (labels[key] if isinstance(labels, Mapping) else labels).shape[0]
+                checked[pop][key] = check_predictions(
+                    value, f"corruption_predictions[{pop!r}][{key!r}]", self.n_classes, n)
+        return checked, labels
 
     @classmethod
     def from_arrays(cls, *args, **kwargs):

@@ -130,6 +130,9 @@ def test_robustness_and_imagenet_a_through_the_audit():
     assert table.loc["dense", "accuracy_mean"] == pytest.approx(expected)
     with pytest.raises(ValueError, match="corruption_labels"):
         Audit(dense, compressed, labels, corruption_predictions=corr)
+    corr["dense"][("blur", 1)] = corr["dense"][("blur", 1)][:, :-1]
+    with pytest.raises(ValueError, match=r"corruption_predictions\['dense'\]\[\('blur', 1\)\]"):
+        Audit(dense, compressed, labels, corruption_predictions=corr, corruption_labels=labels)
 
 
 def test_one_member_populations_are_explicit():
@@ -201,7 +204,7 @@ class _FakeStore:
 
     class _Read:
         def __init__(self, labels, probs):
-            self.labels, self.probs = labels, probs
+            self.labels, self.probs, self.restricted_labels = labels, probs, labels
 
     def __init__(self, sets, members):
         self.sets, self.members = sets, members
@@ -229,14 +232,18 @@ def test_from_store_reads_populations_attributes_and_corruptions():
     rng = np.random.default_rng(4)
     labels, attributes, dense, compressed = _setup(seed=4, n=60, members=(3, 2, 2))
     ids = np.arange(100, 160)
+    a_labels = rng.choice([0, 1], 30)
     sets = {"test": _FakeStore._Set(ids, labels, attributes, {}),
+            "imagenet_a": _FakeStore._Set(np.arange(30), a_labels, {}, {},
+                                          class_subset=np.array([0, 1])),
             "fog@1": _FakeStore._Set(ids, labels, {}, {"corruption": "fog", "severity": 1})}
     members = {}
     for name, preds in [("dense", dense)] + list(compressed.items()):
         members[(name, "test")] = (preds, _softmax_scores(rng, preds, 2))
         members[(name, "fog@1")] = (preds[:, ::-1].copy(), None)
+        members[(name, "imagenet_a")] = (preds[:, :30], None)
     store = _FakeStore(sets, members)
-    result = Audit.from_store(store, "test", n_bootstrap=20)
+    result = Audit.from_store(store, "test", imagenet_a_set="imagenet_a", n_bootstrap=20)
     direct = Audit(dense, compressed, labels, ids=ids, attributes=attributes,
                    dense_probabilities=members[("dense", "test")][1],
                    compressed_probabilities={k: members[(k, "test")][1] for k in compressed},
@@ -245,6 +252,9 @@ def test_from_store_reads_populations_attributes_and_corruptions():
     pd.testing.assert_frame_equal(result.loyalty, direct.loyalty)
     assert set(result.corruption_errors["corruption"]) == {"fog"}
     assert set(result.robustness_summary["population"]) == {"dense", "prune@0.5", "prune@0.9"}
+    got = result.imagenet_a.set_index("population")["accuracy_mean"]
+    assert got["prune@0.9"] == pytest.approx(
+        np.mean(compressed["prune@0.9"][:, :30] == a_labels))
 
 
 def test_from_real_prediction_store(tmp_path):
