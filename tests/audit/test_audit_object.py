@@ -265,15 +265,24 @@ def test_from_real_prediction_store(tmp_path):
     store = store_module.PredictionStore(str(tmp_path / "store"))
     store.write_eval_set("test", np.arange(40), labels, num_classes=2,
                          attributes={k: v for k, v in attributes.items()})
+    store.write_eval_set("noise@2", np.arange(40), labels, num_classes=2,
+                         info={"corruption": "noise", "severity": 2})
     rng = np.random.default_rng(0)
+
+    def probabilities(row):
+        probs = np.full((40, 2), 0.1, np.float32)
+        probs[np.arange(40), row] = 0.9
+        probs += rng.uniform(0, 0.01, probs.shape).astype(np.float32)
+        return probs / probs.sum(-1, keepdims=True)
+
     for name, preds in [("dense", dense)] + list(compressed.items()):
         for seed, row in enumerate(preds):
-            probs = np.full((40, 2), 0.1, np.float32)
-            probs[np.arange(40), row] = 0.9
-            probs += rng.uniform(0, 0.01, probs.shape).astype(np.float32)
-            store.write_member(name, seed, {"test": probs / probs.sum(-1, keepdims=True)},
-                               recipe={})
+            store.write_member(name, seed, {"test": probabilities(row),
+                                            "noise@2": probabilities(1 - row)}, recipe={})
     result = Audit.from_store(store, "test", n_bootstrap=10)
     direct = Audit(dense, compressed, labels, attributes=attributes, n_bootstrap=10)
     pd.testing.assert_frame_equal(result.pie.drop(columns="id"), direct.pie.drop(columns="id"))
     assert result.loyalty["probability_loyalty_mean"].notna().all()
+    errors = result.corruption_errors
+    dense_errors = errors[errors["population"] == "dense"]["error"].to_numpy()
+    np.testing.assert_allclose(dense_errors, [np.mean((1 - row) != labels) for row in dense])
