@@ -19,7 +19,6 @@ __all__ = ["CLASS_NAMES", "DEBIAN_DIR", "fashion_mnist_arrays", "find_idx_dir", 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                "Bag", "Ankle boot")
-SPLIT_SIZES = {"train": 60000, "test": 10000}
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 # IDX magic numbers: 0x00000803 = uint8, 3 dims (images); 0x00000801 = uint8, 1 dim (labels).
@@ -122,8 +121,10 @@ def load_fashion_mnist(split: str, data_dir: str | None = None):
         except schema.DatasetNotPreparedError:
             fashion_mnist_arrays("train", data_dir)  # raises the IDX-centred message
             raise
+    # Sizes from the files themselves: a user directory may hold a subset.
+    sizes = {name: len(fashion_mnist_arrays(name, data_dir)[1]) for name in _FILES}
     parts = []
-    for name, positions in schema.split_positions(split, SPLIT_SIZES, "fashion_mnist"):
+    for name, positions in schema.split_positions(split, sizes, "fashion_mnist"):
         images, labels = fashion_mnist_arrays(name, data_dir)
         ids = np.char.add(f"{name}/", np.char.zfill(positions.astype(str), 5))
         parts.append((images[positions], labels[positions], ids))

@@ -78,6 +78,7 @@ def imagenet_a_class_indices(*, data_dir: str | None = None, verify: bool = Fals
         seen = np.unique(np.fromiter(labels.map(lambda ex: ex["label"]).as_numpy_iterator(),
                                      dtype=np.int64))
         if not np.array_equal(seen, idx):
-            raise ValueError(f"imagenet_a in {data_dir} has labels {len(seen)} classes that differ "
-                             f"from ImageNet-A's 200: {sorted(set(seen) ^ set(idx))[:10]}...")
+            where = data_dir or "tfds's default data_dir"
+            raise ValueError(f"imagenet_a in {where} has {len(seen)} classes that differ from "
+                             f"ImageNet-A's 200 (first differences: {sorted(set(seen) ^ set(idx))[:10]}).")
     return idx

@@ -40,8 +40,16 @@ def _check_size(size, argname="size"):
     return tuple(size)
 
 
+def _like(out, image):
+    # Geometric steps keep the input dtype: uint8 stays uint8 (rounded), so pixel scale is always
+    # known downstream (uint8 in [0, 255], floats in [0, 1]) and to_float/normalize divide once.
+    if image.dtype == tf.uint8:
+        return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+    return tf.cast(out, image.dtype)
+
+
 def to_float() -> Step:
-    """uint8 [0, 255] -> float32 [0, 1]."""
+    """uint8 [0, 255] -> float32 [0, 1] (float input is taken to be in [0, 1] already)."""
     def step(image, seed):
         return tf.image.convert_image_dtype(image, tf.float32) if image.dtype == tf.uint8 \
             else tf.cast(image, tf.float32)
@@ -49,19 +57,16 @@ def to_float() -> Step:
     return step
 
 
-def resize(size, *, method: str = "bilinear", keep_dtype: bool = True) -> Step:
-    """Resize to ``size`` (int or (H, W)), ignoring aspect ratio.
+def resize(size, *, method: str = "bilinear") -> Step:
+    """Resize to ``size`` (int or (H, W)), ignoring aspect ratio; keeps the dtype.
 
-    ``keep_dtype`` rounds back to uint8 when the input is uint8, so a resized dataset still
-    satisfies the loader schema (used by ``load(..., image_size=...)``).
+    uint8 stays uint8 (rounded), so a resized dataset still satisfies the loader schema
+    (``load(..., image_size=...)`` uses this step).
     """
     size = _check_size(size)
 
     def step(image, seed):
-        out = tf.image.resize(image, size, method=method, antialias=True)
-        if keep_dtype and image.dtype == tf.uint8:
-            out = tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
-        return out
+        return _like(tf.image.resize(image, size, method=method, antialias=True), image)
     step.__name__ = f"resize{size}"
     return step
 
@@ -75,7 +80,7 @@ def center_crop(size, *, resize_shorter: int | None = None) -> Step:
             shape = tf.cast(tf.shape(image)[:2], tf.float32)
             scale = resize_shorter / tf.reduce_min(shape)
             new = tf.cast(tf.round(shape * scale), tf.int32)
-            image = tf.image.resize(image, new, method="bilinear", antialias=True)
+            image = _like(tf.image.resize(image, new, method="bilinear", antialias=True), image)
         return tf.image.resize_with_crop_or_pad(image, size[0], size[1])
     step.__name__ = f"center_crop{size}"
     return step
@@ -103,7 +108,7 @@ def random_resized_crop(size, *, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)) -> Ste
             min_object_covered=0.0, aspect_ratio_range=ratio, area_range=scale,
             max_attempts=10, use_image_if_no_bounding_boxes=True)
         crop = tf.slice(image, begin, crop_size)
-        return tf.image.resize(crop, size, method="bilinear", antialias=True)
+        return _like(tf.image.resize(crop, size, method="bilinear", antialias=True), image)
     step.__name__ = f"random_resized_crop{size}"
     return step
 

@@ -15,11 +15,13 @@ joint proportions of (target, attribute 1, attribute 2) of CelebA's (Blond_Hair,
   uniform in [192, 255] per image, 0 when absent). They never overlap the garment, so they are
   visible to a CNN the way sex and age are visible in a face, and a threshold on the margin
   recovers them exactly.
-- Proportions: every split follows :data:`CELEBA_TRAIN_JOINT`; the number of examples in each of
-  the 8 (label, Male, Young) cells is ``n * p`` rounded by largest remainder, so each cell is
-  within one example of its target share. Within a cell the images are drawn at random, so
-  attributes carry no information about the garment beyond what the joint table implies (in
-  CelebA, sex also changes the face; here only the mark and the base rates carry it).
+- Proportions: every split follows :data:`CELEBA_TRAIN_JOINT`. Each (label, Male) cell gets
+  ``n * p`` examples rounded by largest remainder (within one example), then is split into Young
+  / not Young by rounding again, so the rare group Blond ∧ Male is ``round(n * 0.85%)`` examples
+  in every split, never a random draw that could come out empty. Within a cell the images are
+  drawn at random, so attributes carry no information about the garment beyond what the joint
+  table implies (in CelebA, sex also changes the face; here only the mark and the base rates
+  carry it).
 - Deterministic for ``seed``: the same seed and sizes give the same images, labels, attributes
   and ids on any machine. Train and validation images are disjoint draws from Fashion-MNIST's
   training set, test images come from its test set; train does not change when the other
@@ -70,15 +72,25 @@ CELEBA_TRAIN_JOINT = _joint_table()
 _CELLS = sorted(CELEBA_TRAIN_JOINT, reverse=True)  # (1,1,1), (1,1,0), ..., (0,0,0)
 
 
-def _cell_counts(n: int, joint) -> np.ndarray:
-    """Largest-remainder rounding of ``n * p`` per cell: exact total, each within 1 of n * p."""
-    shares = np.array([joint[c] for c in _CELLS], dtype=np.float64)
-    exact = n * shares
+def _largest_remainder(n: int, shares: np.ndarray) -> np.ndarray:
+    """Integer counts summing to ``n``, each within 1 of ``n * share`` (ties to the first)."""
+    exact = n * shares / shares.sum() if shares.sum() > 0 else np.zeros_like(shares)
     counts = np.floor(exact).astype(np.int64)
-    remainder = n - counts.sum()
     order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[:remainder]] += 1
+    counts[order[:n - counts.sum()]] += 1
     return counts
+
+
+def _cell_counts(n: int, joint) -> np.ndarray:
+    """Examples per cell of ``_CELLS`` for a split of ``n``.
+
+    Rounded in two stages so the figures the paper gives stay as exact as rounding allows: the
+    four (label, Male) cells get ``n * share`` by largest remainder (each within 1 example), then
+    each is split into Young / not Young by rounding again (within 1.5 examples per final cell).
+    """
+    shares = np.array([joint[c] for c in _CELLS], dtype=np.float64).reshape(4, 2)
+    outer = _largest_remainder(n, shares.sum(axis=1))
+    return np.concatenate([_largest_remainder(int(k), row) for k, row in zip(outer, shares)])
 
 
 def _check_joint(joint):
