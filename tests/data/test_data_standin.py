@@ -67,7 +67,12 @@ def test_deterministic_per_seed(train):
         np.testing.assert_array_equal(same[key], train[key])
     other = standin.standin_arrays("train", seed=1)
     assert not np.array_equal(other["source_index"], train["source_index"])
-    assert other["id"][0] == "seed1/train/000000"
+    assert other["id"][0].startswith("seed1-") and other["id"][0].endswith("/train/000000")
+    assert not set(other["id"]) & set(train["id"])          # other data, other ids
+    resized = standin.standin_arrays("train", seed=0, image_size=28)
+    np.testing.assert_array_equal(resized["id"], train["id"])   # same examples, same ids
+    smaller = standin.standin_arrays("train", seed=0, train_size=100)
+    assert not set(smaller["id"]) & set(train["id"])
 
 
 def test_attributes_are_visible_in_the_pixels(train):
@@ -92,7 +97,7 @@ def test_dataset_schema_sizes_and_options():
     arrays = standin.standin_arrays("train", seed=0, train_size=300, image_size=28, channels=3)
     np.testing.assert_array_equal(batch["image"].numpy(), arrays["image"])
     np.testing.assert_array_equal(batch["attributes"]["Young"].numpy(), arrays["Young"])
-    assert [i.decode() for i in batch["id"].numpy()[:2]] == ["seed0/train/000000", "seed0/train/000001"]
+    assert [i.decode()[-12:] for i in batch["id"].numpy()[:2]] == ["train/000000", "train/000001"]
     head = next(iter(pdata.load("celeba_standin", "train[:5]", train_size=300).batch(5)))
     np.testing.assert_array_equal(head["id"].numpy(), batch["id"].numpy()[:5])
     meta = pdata.info("celeba_standin", image_size=28, channels=3)
