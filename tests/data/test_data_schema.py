@@ -61,22 +61,22 @@ def test_preprocess_changes_images_only_and_keeps_ids():
 
 
 def test_resnet_preprocessing_shapes_and_seeded_augmentation():
-    images, labels = _arrays(n=4, size=300)
-    images = np.concatenate([images[:, :, :260], images[:, :, :260]], axis=0)   # 300 x 260
+    images, labels = _arrays(n=4, size=150)
+    images = np.concatenate([images[:, :, :130], images[:, :, :130]], axis=0)   # 150 x 130
     ds = pdata.from_arrays(images, np.arange(8))
-    eval_batch = next(iter(pdata.preprocess(ds, pdata.resnet_eval()).batch(8)))
-    assert eval_batch["image"].shape == (8, 224, 224, 3)
-    # Eval: shorter side 260 -> 256, central 224 crop, then (x / 255 - mean) / std. Undo the
+    eval_batch = next(iter(pdata.preprocess(ds, pdata.resnet_eval(112, 128)).batch(8)))
+    assert eval_batch["image"].shape == (8, 112, 112, 3)
+    # Eval: shorter side 130 -> 128, central 112 crop, then (x / 255 - mean) / std. Undo the
     # normalization and compare with numpy's mean of the central region (uniform noise, so the
     # resize barely moves the mean).
     mean, std = np.array(pdata.preprocessing.IMAGENET_MEAN), np.array(pdata.preprocessing.IMAGENET_STD)
     pixels = eval_batch["image"].numpy() * std + mean
     assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
-    np.testing.assert_allclose(pixels.mean(), images[:, 38:262, 18:242].mean() / 255, atol=0.01)
-    a = next(iter(pdata.preprocess(ds, pdata.resnet_train(64), seed=1).batch(8)))["image"].numpy()
-    b = next(iter(pdata.preprocess(ds, pdata.resnet_train(64), seed=1).batch(8)))["image"].numpy()
-    c = next(iter(pdata.preprocess(ds, pdata.resnet_train(64), seed=2).batch(8)))["image"].numpy()
-    assert a.shape == (8, 64, 64, 3)
+    np.testing.assert_allclose(pixels.mean(), images[:, 19:131, 9:121].mean() / 255, atol=0.01)
+    a = next(iter(pdata.preprocess(ds, pdata.resnet_train(32), seed=1).batch(8)))["image"].numpy()
+    b = next(iter(pdata.preprocess(ds, pdata.resnet_train(32), seed=1).batch(8)))["image"].numpy()
+    c = next(iter(pdata.preprocess(ds, pdata.resnet_train(32), seed=2).batch(8)))["image"].numpy()
+    assert a.shape == (8, 32, 32, 3)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     # The same image at positions 0 and 4 is augmented differently (per-example seeds).
