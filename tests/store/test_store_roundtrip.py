@@ -96,3 +96,27 @@ def test_written_once_and_bad_input(tmp_path):
         store.write_eval_set("bad", [0, 1], [0, 2], num_classes=2)
     with pytest.raises(ValueError, match="no members.*stored variants: \\['dense'\\]"):
         store.read("qat_int8", "test")
+
+
+def test_a_non_local_filesystem_goes_through_gfile():
+    # TensorFlow's in-memory filesystem stands in for gs://: no memory-mapping, same checks
+    import uuid
+
+    import tensorflow as tf
+    root = f"ram://pie_store_{uuid.uuid4().hex}"
+    store = PredictionStore(root)
+    assert not store.is_local
+    store.write_eval_set("test", np.arange(4), [0, 1, 1, 0], num_classes=2)
+    probs = np.array([[.7, .3], [.4, .6], [.1, .9], [.8, .2]])
+    store.write_member("dense", 2, {"test": probs}, recipe={})
+    got = PredictionStore(root).read("dense", "test", fields=("labels", "probs"))
+    assert got.labels.tolist() == [[0, 1, 1, 0]] and not isinstance(got.probs, np.memmap)
+    path = f"{root}/members/dense/seed_2/test.labels.npy"
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = bytearray(f.read())
+    data[-2] ^= 1
+    tf.io.gfile.remove(path)  # TensorFlow's ram:// appends on "wb" to an existing file
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(bytes(data))
+    with pytest.raises(StoreError, match="test.labels.npy: checksum differs"):
+        store.read("dense", "test")
