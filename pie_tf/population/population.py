@@ -288,6 +288,7 @@ class Population:
             _progress(f"{len(planned)} members planned, {len(missing)} to train, "
                       f"{len(planned) - len(missing)} already in {self.store.root}")
         done = 0
+        run_start = time.perf_counter()
         recipe_json = self.recipe.to_dict()
         versions = _versions()
         for seed, root, group in self._groups():
@@ -324,8 +325,11 @@ class Population:
                 seconds = time.perf_counter() - start
                 results[(variant.name, seed)] = MemberResult(variant.name, seed, status, seconds)
                 if self.verbose:
+                    elapsed = time.perf_counter() - run_start
+                    left = elapsed / done * (len(missing) - done)
                     _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} in "
-                              f"{seconds:.1f} s")
+                              f"{seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
+                              f"{left / 60:.1f} min left)")
         return [results[m] for m in planned]
 
     def _predict(self, model, variant, timing):
