@@ -486,8 +486,10 @@ class PredictionStore:
             top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
             out["topk_labels"] = top.astype(label_dtype)
             out["topk_probs"] = np.take_along_axis(probs, top, axis=1).astype(np.float16)
-        if "class_subset" in manifest["files"]:
-            subset = self.eval_set(eval_set).class_subset
+        entry = manifest["files"].get("class_subset")
+        if entry is not None:
+            subset = np.asarray(read_array(join(self._eval_set_dir(eval_set), entry["file"]),
+                                           entry, verify=self.verify, mmap=False))
             out["restricted_labels"] = subset[np.argmax(probs[:, subset], axis=1)].astype(
                 label_dtype)
         return out
