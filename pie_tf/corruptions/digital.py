@@ -47,12 +47,38 @@ def jpeg_compression(x, seeds, c, scale):
     return tf.cast(out, tf.float32) / 255.0
 
 
+def box_matrix(n_in, n_out):
+    """PIL's BOX resampling weights as an (n_out, n_in) matrix.
+
+    Output pixel i averages, with equal weights, the input pixels whose centres lie in the
+    window of width ``n_in / n_out`` centred at ``(i + 0.5) * n_in / n_out`` -- PIL's
+    ``precompute_coeffs`` with the box filter (not exact area coverage, which
+    ``tf.image.resize(method='area')`` computes and which differs by ~2.6/255 on average).
+    """
+    scale = n_in / n_out
+    support = 0.5 * max(scale, 1.0)
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        t = (np.arange(lo, hi) - center + 0.5) / max(scale, 1.0)
+        wts = ((t > -0.5) & (t <= 0.5)).astype(np.float64)
+        m[i, lo:hi] = wts / wts.sum()
+    return m.astype(np.float32)
+
+
 def pixelate(x, seeds, c, scale, table="imagenet"):
-    """Box-filter down to ``int(c * size)`` then back up by nearest neighbour (PIL BOX then
-    NEAREST in the reference; CIFAR-10-C's BOX upsampling picks the nearest pixel too)."""
+    """PIL BOX down to ``int(c * size)``, then back up by nearest neighbour (the ImageNet
+    table's NEAREST; CIFAR-10-C's BOX upsampling also picks one source pixel per output).
+    As PIL does with 8-bit images, each pass is rounded to 1/255."""
     del seeds, scale, table
     h, w = x.shape[1], x.shape[2]
-    small = tf.image.resize(x, [int(h * c), int(w * c)], method="area")
+    sh, sw = int(h * c), int(w * c)
+    small = tf.einsum("kw,bhwc->bhkc", tf.constant(box_matrix(w, sw)), x)
+    small = tf.round(small * 255.0) / 255.0
+    small = tf.einsum("kh,bhwc->bkwc", tf.constant(box_matrix(h, sh)), small)
+    small = tf.round(small * 255.0) / 255.0
     up = tf.image.resize(small, [h, w], method="nearest")
     return tf.clip_by_value(up, 0.0, 1.0)
 
