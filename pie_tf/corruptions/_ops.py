@@ -160,18 +160,24 @@ def motion_blur(x, radius, sigma, angles):
     kernel = (kernel / kernel.sum()).astype(np.float32)
     rad = angles * (math.pi / 180.0)
     sin, cos = tf.sin(rad), tf.cos(rad)   # (point / hypot) of the reference
-    out = tf.zeros_like(x)
-    alive = tf.ones_like(angles)
     hh = tf.range(h, dtype=tf.int32)[None]
     ww = tf.range(w, dtype=tf.int32)[None]
-    for i in range(width):
-        dy = -tf.cast(tf.math.ceil(i * sin - 0.5), tf.int32)
-        dx = -tf.cast(tf.math.ceil(i * cos - 0.5), tf.int32)
+    taps = tf.constant(kernel)
+
+    # a while loop, not a Python loop: up to 41 taps would otherwise unroll into a slow trace
+    def body(i, alive, out):
+        t = tf.cast(i, tf.float32)
+        dy = -tf.cast(tf.math.ceil(t * sin - 0.5), tf.int32)
+        dx = -tf.cast(tf.math.ceil(t * cos - 0.5), tf.int32)
         inside = tf.logical_and(tf.abs(dy) < h, tf.abs(dx) < w)
         alive = alive * tf.cast(inside, tf.float32)
         rows = tf.clip_by_value(hh - dy[:, None], 0, h - 1)
         cols = tf.clip_by_value(ww - dx[:, None], 0, w - 1)
-        out += (kernel[i] * alive)[:, None, None, None] * gather_2d(x, rows, cols)
+        out += (taps[i] * alive)[:, None, None, None] * gather_2d(x, rows, cols)
+        return i + 1, alive, out
+
+    _, _, out = tf.while_loop(lambda i, alive, out: i < width, body,
+                              (tf.constant(0), tf.ones_like(angles), tf.zeros_like(x)))
     return out
 
 
