@@ -150,35 +150,36 @@ def gather_2d(x, rows, cols):
 def motion_blur(x, radius, sigma, angles):
     """imagecorruptions' motion blur, batched: one angle (degrees) per example.
 
-    A half-Gaussian kernel of ``2 * radius + 1`` taps along the direction ``angle``; each tap is
-    the image shifted by a whole number of pixels with edge replication; taps that would shift
-    by a full image size or more are dropped (the reference stops there).
+    The reference sums ``2 * radius + 1`` copies of the image, each shifted by a whole number
+    of pixels along ``angle`` (edge replication) and weighted by a half Gaussian; taps that
+    would shift by a full image size or more are dropped (it stops there). That is a
+    convolution with a per-image sparse kernel, done here as one FFT product: the image is
+    edge-padded by the longest shift, so the circular FFT convolution equals the reference's
+    clipped shifts exactly (up to float32 rounding).
     """
     h, w = x.shape[1], x.shape[2]
     width = 2 * int(radius) + 1
     kernel = np.exp(-np.arange(width) ** 2 / (2 * float(sigma) ** 2))
     kernel = (kernel / kernel.sum()).astype(np.float32)
     rad = angles * (math.pi / 180.0)
-    sin, cos = tf.sin(rad), tf.cos(rad)   # (point / hypot) of the reference
-    hh = tf.range(h, dtype=tf.int32)[None]
-    ww = tf.range(w, dtype=tf.int32)[None]
-    taps = tf.constant(kernel)
-
-    # a while loop, not a Python loop: up to 41 taps would otherwise unroll into a slow trace
-    def body(i, alive, out):
-        t = tf.cast(i, tf.float32)
-        dy = -tf.cast(tf.math.ceil(t * sin - 0.5), tf.int32)
-        dx = -tf.cast(tf.math.ceil(t * cos - 0.5), tf.int32)
-        inside = tf.logical_and(tf.abs(dy) < h, tf.abs(dx) < w)
-        alive = alive * tf.cast(inside, tf.float32)
-        rows = tf.clip_by_value(hh - dy[:, None], 0, h - 1)
-        cols = tf.clip_by_value(ww - dx[:, None], 0, w - 1)
-        out += (taps[i] * alive)[:, None, None, None] * gather_2d(x, rows, cols)
-        return i + 1, alive, out
-
-    _, _, out = tf.while_loop(lambda i, alive, out: i < width, body,
-                              (tf.constant(0), tf.ones_like(angles), tf.zeros_like(x)))
-    return out
+    t = tf.range(width, dtype=tf.float32)[None]                       # (1, width)
+    dy = -tf.cast(tf.math.ceil(t * tf.sin(rad)[:, None] - 0.5), tf.int32)   # (B, width)
+    dx = -tf.cast(tf.math.ceil(t * tf.cos(rad)[:, None] - 0.5), tf.int32)
+    inside = tf.logical_and(tf.abs(dy) < h, tf.abs(dx) < w)
+    alive = tf.math.cumprod(tf.cast(inside, tf.float32), axis=1)
+    weights = kernel[None] * alive                                    # (B, width)
+    p = width  # |shift| <= width - 1 < p
+    hp, wp = h + 2 * p, w + 2 * p
+    xp = pad(x, p, p, "edge")                                         # (B, hp, wp, C)
+    b = tf.shape(x)[0]
+    # kernel image: weight k_i at (dy_i, dx_i) modulo the padded size (out = x shifted by d)
+    batch_idx = tf.broadcast_to(tf.range(b)[:, None], tf.shape(dy))
+    idx = tf.stack([batch_idx, tf.math.floormod(dy, hp), tf.math.floormod(dx, wp)], axis=-1)
+    kimg = tf.scatter_nd(tf.reshape(idx, [-1, 3]), tf.reshape(weights, [-1]), [b, hp, wp])
+    xf = tf.signal.rfft2d(tf.transpose(xp, [0, 3, 1, 2]))            # (B, C, hp, wp//2+1)
+    kf = tf.signal.rfft2d(kimg)[:, None]
+    y = tf.signal.irfft2d(xf * kf, fft_length=[hp, wp])
+    return tf.transpose(y, [0, 2, 3, 1])[:, p:p + h, p:p + w]
 
 
 def clipped_zoom(x, factor):

@@ -54,3 +54,20 @@ def test_grayscale_matches_reference_on_gray_rgb(name):
     ref = np.stack([run_reference(name, im, 4, 0) for im in gray])[..., 0].astype(np.int32)
     tolerance = 1.0 if name == "jpeg_compression" else 0.2  # 1-channel JPEG vs RGB JPEG
     assert np.abs(ours - ref).mean() <= tolerance
+
+
+@pytest.mark.parametrize("radius,sigma,angle", [(10, 3, -40.0), (15, 8, 12.5), (20, 15, 44.0),
+                                                (12, 4, -100.0)])
+def test_motion_blur_kernel_matches_reference_for_a_given_angle(radius, sigma, angle):
+    """Our FFT motion blur against the reference's shift-and-add ``_motion_blur`` at a fixed
+    angle (the only random draw), on a real image: the same numbers up to float32 rounding."""
+    import tensorflow as tf
+
+    from pie_tf.corruptions import _ops
+    from tests.corruptions._reference import reference
+
+    image = natural(64)[1].astype(np.float64)
+    ref = reference()._motion_blur(image, radius=radius, sigma=sigma, angle=angle)
+    ours = _ops.motion_blur(tf.constant(image[None], tf.float32), radius, sigma,
+                            tf.constant([angle], tf.float32)).numpy()[0]
+    np.testing.assert_allclose(ours, ref, atol=0.01)  # grey levels (0..255 scale)
