@@ -37,13 +37,11 @@ _FUNCTIONS = {
     "motion_blur": blur.motion_blur, "zoom_blur": blur.zoom_blur,
     "gaussian_blur": blur.gaussian_blur,
     "snow": weather.snow, "frost": weather.frost, "fog": weather.fog,
-    "brightness": weather.brightness,
+    "brightness": weather.brightness, "spatter": weather.spatter,
     "contrast": digital.contrast, "elastic_transform": digital.elastic_transform,
     "pixelate": digital.pixelate, "jpeg_compression": digital.jpeg_compression,
     "saturate": digital.saturate,
 }
-if hasattr(weather, "spatter"):
-    _FUNCTIONS["spatter"] = weather.spatter
 _NEEDS_TABLE = {"frost", "elastic_transform", "pixelate"}
 _MIN_SIDE = 8
 

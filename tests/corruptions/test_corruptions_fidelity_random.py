@@ -30,6 +30,7 @@ TOL = {  # name: (image set, ssim, psnr, mean, std)
     "snow": ("large", 0.03, 0.5, 3.0, 0.10),
     "elastic_transform": ("large", 0.03, 0.5, 1.5, 0.05),
     "glass_blur": ("glass", 0.06, 1.0, 1.5, 0.12),
+    "spatter": ("large", 0.03, 1.2, 1.5, 0.10),
     "frost": ("frost", 0.08, 2.0, 25.0, 0.25),
     "fog": ("fog", 0.08, 1.5, 25.0, 0.15),
 }
