@@ -118,18 +118,33 @@ def separable(x, k_rows, k_cols, mode):
     return tf.einsum("kw,biwc->bikc", mw, y)
 
 
-def convolve(x, kernel2d, mode, tol=1e-6):
-    """Correlate every channel with a 2-D ``kernel2d`` ('same' size).
+def fft_convolve(x, kernel_images, pad_by, mode):
+    """Circular FFT convolution of (B, H, W, C) padded by ``pad_by`` with a border rule.
 
-    The kernel is split by SVD into separable rank-one terms, dropping singular values below
-    ``tol`` x the largest (for ImageNet-C's disks the dropped part is below float32 precision).
+    ``kernel_images`` (B or 1, H + 2p, W + 2p) hold each tap's weight at its offset modulo the
+    padded size (out[i] = sum_d k[d] x[i - d]); with every |offset| <= ``pad_by`` the wrap-around
+    only reads padding, so the result equals the padded linear convolution, cropped back.
     """
-    u, s, vt = np.linalg.svd(np.asarray(kernel2d, np.float64))
-    out = None
-    for k in range(int(np.sum(s > tol * s[0]))):
-        term = separable(x, u[:, k] * s[k], vt[k], mode)
-        out = term if out is None else out + term
-    return out
+    h, w, p = x.shape[1], x.shape[2], pad_by
+    xp = pad(x, p, p, mode)
+    xf = tf.signal.rfft2d(tf.transpose(xp, [0, 3, 1, 2]))
+    kf = tf.signal.rfft2d(kernel_images)[:, None]
+    y = tf.signal.irfft2d(xf * kf, fft_length=[h + 2 * p, w + 2 * p])
+    return tf.transpose(y, [0, 2, 3, 1])[:, p:p + h, p:p + w]
+
+
+def convolve(x, kernel2d, mode):
+    """Correlate every channel with a 2-D ``kernel2d`` (kh, kw) ('same' size), by FFT."""
+    kernel2d = np.asarray(kernel2d, np.float64)
+    kh, kw = kernel2d.shape
+    p = max(kh, kw) // 2
+    hp, wp = x.shape[1] + 2 * p, x.shape[2] + 2 * p
+    image = np.zeros((hp, wp))
+    for i in range(kh):
+        for j in range(kw):
+            # correlation: out[y] = sum_t k[t] x[y + t - r]  ->  offset d = r - t
+            image[(kh // 2 - i) % hp, (kw // 2 - j) % wp] += kernel2d[i, j]
+    return fft_convolve(x, tf.constant(image[None], tf.float32), p, mode)
 
 
 def gaussian_blur(x, sigma, mode="edge", truncate=4.0):
@@ -170,16 +185,12 @@ def motion_blur(x, radius, sigma, angles):
     weights = kernel[None] * alive                                    # (B, width)
     p = width  # |shift| <= width - 1 < p
     hp, wp = h + 2 * p, w + 2 * p
-    xp = pad(x, p, p, "edge")                                         # (B, hp, wp, C)
     b = tf.shape(x)[0]
     # kernel image: weight k_i at (dy_i, dx_i) modulo the padded size (out = x shifted by d)
     batch_idx = tf.broadcast_to(tf.range(b)[:, None], tf.shape(dy))
     idx = tf.stack([batch_idx, tf.math.floormod(dy, hp), tf.math.floormod(dx, wp)], axis=-1)
     kimg = tf.scatter_nd(tf.reshape(idx, [-1, 3]), tf.reshape(weights, [-1]), [b, hp, wp])
-    xf = tf.signal.rfft2d(tf.transpose(xp, [0, 3, 1, 2]))            # (B, C, hp, wp//2+1)
-    kf = tf.signal.rfft2d(kimg)[:, None]
-    y = tf.signal.irfft2d(xf * kf, fft_length=[hp, wp])
-    return tf.transpose(y, [0, 2, 3, 1])[:, p:p + h, p:p + w]
+    return fft_convolve(x, kimg, p, "edge")
 
 
 def clipped_zoom(x, factor):

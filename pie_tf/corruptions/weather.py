@@ -200,8 +200,13 @@ def _canny(img, low, high, hysteresis_steps=16):
                              tf.where(s > 0, d1, d2)))
     weak = tf.logical_and(peak, mag > low)
     edges = tf.logical_and(weak, mag > high)
+    h, w = img.shape[1], img.shape[2]
     for _ in range(hysteresis_steps):
-        grown = tf.nn.max_pool2d(tf.cast(edges, tf.float32)[..., None], 3, 1, "SAME")[..., 0]
+        e = tf.pad(tf.cast(edges, tf.float32), [[0, 0], [1, 1], [1, 1]])
+        grown = e[:, 1:h + 1, 1:w + 1]
+        for dy in range(3):
+            for dx in range(3):
+                grown = tf.maximum(grown, e[:, dy:dy + h, dx:dx + w])
         edges = tf.logical_and(weak, grown > 0)
     return edges
 
@@ -211,13 +216,17 @@ def _distance_to_edges(edges, cap):
     the cap by two 1-D passes (OpenCV's ``distanceTransform(DIST_L2, 5)`` is a 5x5 chamfer
     approximation of the same distance)."""
     big = float(cap + 1)
-    e = tf.cast(edges, tf.float32)
-    row = tf.fill(tf.shape(e), big)
+    h, w = edges.shape[1], edges.shape[2]
+    # one padding per pass, then plain slices: the nearest edge along the row, then the
+    # nearest (row distance, dy) over the column
+    e = tf.pad(tf.cast(edges, tf.float32), [[0, 0], [0, 0], [cap, cap]])
+    row = tf.fill(tf.shape(edges), big)
     for k in range(-cap, cap + 1):
-        row = tf.minimum(row, tf.where(_shift(e, 0, k, 0.0) > 0, float(abs(k)), big))
-    d2 = tf.fill(tf.shape(e), big * big)
+        row = tf.minimum(row, tf.where(e[:, :, cap + k:cap + k + w] > 0, float(abs(k)), big))
+    r = tf.pad(row, [[0, 0], [cap, cap], [0, 0]], constant_values=big)
+    d2 = tf.fill(tf.shape(row), big * big)
     for k in range(-cap, cap + 1):
-        d2 = tf.minimum(d2, tf.square(_shift(row, k, 0, big)) + float(k * k))
+        d2 = tf.minimum(d2, tf.square(r[:, cap + k:cap + k + h]) + float(k * k))
     return tf.minimum(tf.sqrt(d2), float(cap))
 
 
@@ -241,8 +250,10 @@ def _equalize_hist(img):
 
 def _box3(img):
     """``cv2.blur(img, (3, 3))`` with its reflect-101 border, on (B, H, W)."""
-    k = np.full(3, 1.0 / 3.0, np.float32)
-    return _ops.separable(img[..., None], k, k, "reflect101")[..., 0]
+    h, w = img.shape[1], img.shape[2]
+    p = _ops.pad(img[..., None], 1, 1, "reflect101")[..., 0]
+    rows = (p[:, 0:h] + p[:, 1:h + 1] + p[:, 2:h + 2]) / 3.0
+    return (rows[:, :, 0:w] + rows[:, :, 1:w + 1] + rows[:, :, 2:w + 2]) / 3.0
 
 
 def spatter(x, seeds, c, scale):
