@@ -134,7 +134,11 @@ def _dataset_chunks(dataset, example_rank, input_key, label_key, id_key, argname
         y = None if y is None else np.asarray(y).reshape(len(x), *np.shape(y)[1:])
         if y is not None and y.ndim > 1 and y.shape[-1] == 1:
             y = y[..., 0]
-        yield x, y, (None if ids is None else np.asarray(ids).reshape(len(x)))
+        if ids is not None:
+            ids = np.asarray(ids).reshape(len(x))
+            if ids.dtype == object or ids.dtype.kind == "S":  # tf.string arrives as bytes
+                ids = np.array([i.decode("utf-8") if isinstance(i, bytes) else i for i in ids])
+        yield x, y, ids
 
 
 def _rechunk(source, chunk_size, limit):
@@ -566,7 +570,7 @@ class TFLiteModel:
         DataFrame with one row per weight tensor: ``op``, ``tensor``, ``shape``, ``dtype``,
         ``size``, ``zeros``, ``sparsity``; ``DataFrame.attrs["overall"]`` is zeros / size over
         all rows. Quantized weights are symmetric (zero point 0), so a pruned weight stays an
-        exact 0 in int8. Sparse-format tensors are counted from their dense view.
+        exact 0 in int8. Sparse-format tensors count the zeros their encoding leaves out.
         """
         interpreter = self._new_interpreter(None, builtin_only=True)
         interpreter.allocate_tensors()
@@ -587,10 +591,14 @@ class TFLiteModel:
             except ValueError:
                 continue
             detail = details[index]
-            rows.append({"op": op["op_name"], "tensor": detail["name"],
-                         "shape": tuple(int(s) for s in values.shape),
-                         "dtype": np.dtype(values.dtype).name, "size": int(values.size),
-                         "zeros": int(np.count_nonzero(values == 0))})
+            shape = tuple(int(s) for s in detail["shape"])
+            size = int(np.prod(shape))
+            # a sparse-format tensor stores only its non-zero values
+            stored_zeros = int(np.count_nonzero(values == 0))
+            zeros = (size - values.size + stored_zeros) if detail.get("sparsity_parameters") \
+                else stored_zeros
+            rows.append({"op": op["op_name"], "tensor": detail["name"], "shape": shape,
+                         "dtype": np.dtype(values.dtype).name, "size": size, "zeros": zeros})
         frame = pd.DataFrame(rows, columns=["op", "tensor", "shape", "dtype", "size", "zeros"])
         frame["sparsity"] = frame["zeros"] / frame["size"].where(frame["size"] > 0)
         total = int(frame["size"].sum())
