@@ -17,6 +17,8 @@ and the quantizers stop updating their ranges, so the last epochs fine-tune agai
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.quantization.keras import (
@@ -54,6 +56,16 @@ _OP_REPLACEMENTS = {
     "reduce_mean": "keras.layers.GlobalAveragePooling2D()(x)",
     "getitem": "a Cropping/Reshape layer, or slice outside the model",
 }
+
+
+# Layers the 8-bit registry does not list but tfmot's layout transforms quantize in some
+# positions (BatchNormalization folded after Conv2D/DepthwiseConv2D, SeparableConv split into
+# depthwise + pointwise); whether their position is supported is known only after the transforms,
+# so tfmot's own check (translated in `quantize`) covers them.
+_TRANSFORM_HANDLED = (keras.layers.BatchNormalization, keras.layers.SeparableConv1D,
+                      keras.layers.SeparableConv2D)
+
+_TFMOT_UNSUPPORTED = re.compile(r"Layer (?P<name>[^:\s]+):<class '(?P<cls>[^']+)'> is not supported")
 
 
 def is_quantization_aware(model) -> bool:
@@ -135,7 +147,7 @@ def _unquantizable_layers(model, registry):
                             "layer, quantize_config=...)")
         elif isinstance(layer, _tfmot_annotate.QuantizeAnnotate):
             continue  # the user chose a QuantizeConfig for it
-        elif not registry.supports(layer):
+        elif not registry.supports(layer) and not isinstance(layer, _TRANSFORM_HANDLED):
             problems.append(f"layer {name} is not supported by tfmot's 8-bit scheme; replace it, "
                             "or annotate it with tfmot.quantization.keras.quantize_annotate_layer("
                             "layer, quantize_config=...) and quantize inside "
@@ -201,12 +213,24 @@ def quantize(model, *, scheme: str = "auto", sparsity_threshold: float = 0.05):
     optimizer = model.optimizer
     annotated_already = any(isinstance(layer, _tfmot_annotate.QuantizeAnnotate)
                             for layer in model.layers)
-    with _qkeras.quantize_scope():
-        annotated = model if annotated_already else _qkeras.quantize_annotate_model(model)
-        qat_model = _qkeras.quantize_apply(annotated, tfmot_scheme)
-    if optimizer is not None and model.optimizer is None:  # tfmot drops it from the original
-        model.optimizer = optimizer
-
+    try:
+        with _qkeras.quantize_scope():
+            annotated = model if annotated_already else _qkeras.quantize_annotate_model(model)
+            qat_model = _qkeras.quantize_apply(annotated, tfmot_scheme)
+    except RuntimeError as error:
+        match = _TFMOT_UNSUPPORTED.search(str(error))
+        if match is None:
+            raise
+        raise ValueError(
+            f"`model` cannot be quantized by tfmot: layer '{match['name']}' "
+            f"({match['cls'].split('.')[-1]}) is not supported in this position by tfmot's 8-bit "
+            "scheme (BatchNormalization, for instance, is quantized only right after a Conv2D, "
+            "DepthwiseConv2D or Dense, where it can be folded); move or replace it, or annotate "
+            "it with tfmot.quantization.keras.quantize_annotate_layer(layer, quantize_config=...)."
+        ) from error
+    finally:
+        if optimizer is not None and model.optimizer is None:  # tfmot drops it from the original
+            model.optimizer = optimizer
     if compile_args is not None:
         fresh_optimizer = keras.optimizers.deserialize(
             keras.optimizers.serialize(compile_args["optimizer"]))
@@ -264,8 +288,9 @@ class QuantizeCallback(keras.callbacks.Callback):
     ----------
     freeze_bn_after : int or None
         From the start of this epoch (0-based, as ``fit`` counts) every BatchNormalization layer
-        normalises with its moving mean/variance and stops updating them. As in Keras, a frozen
-        BatchNormalization also stops training its gamma/beta. None: never.
+        normalises with its moving mean/variance and stops updating them; its gamma/beta keep
+        training (tfmot's quantize wrapper owns them as trainable weights), which is PyTorch's
+        ``freeze_bn_stats``. None: never.
     freeze_ranges_after : int or None
         From the start of this epoch the quantizers' ranges (weight and activation min/max) stay
         fixed; weights keep training against the fixed grids. None: never.

@@ -277,7 +277,8 @@ def export_tflite(model, mode: str = "float32", representative_data=None,
         if representative_data is not None:
             converter.representative_dataset, n_calibration = _representative_dataset(
                 representative_data, model, num_calibration_examples, input_key)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if not qat:  # a QAT graph carries its ranges; requiring INT8 ops would ask for data
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
