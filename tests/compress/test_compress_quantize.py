@@ -208,6 +208,8 @@ def test_quantize_callback_rejects_bad_arguments():
         pie_tf.QuantizeCallback(freeze_bn_after=-1)
     with pytest.raises(ValueError, match="freeze_ranges_after"):
         pie_tf.QuantizeCallback(freeze_ranges_after=1.5)
+    with pytest.raises(ValueError, match="freeze_ranges_after.*>= 1"):
+        pie_tf.QuantizeCallback(freeze_ranges_after=0)
     with pytest.raises(ValueError, match="neither"):
         pie_tf.QuantizeCallback()
     model = _compiled(_residual_model())
