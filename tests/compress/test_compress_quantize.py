@@ -93,6 +93,7 @@ def test_pqat_keeps_sparsity_through_qat_and_int8_export():
 
     tflite = pie_tf.export_tflite(pqat, "int8")  # QAT ranges: no representative data needed
     assert tflite.mode == "int8" and tflite.quantization_aware
+    assert tflite.quantization_scheme == "prune_preserve_8bit"
     assert tflite.input_details[0]["dtype"] == np.int8
     sparsity = tflite.weight_sparsity()
     assert set(sparsity["dtype"]) == {"int8"}
