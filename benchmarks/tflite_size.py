@@ -1,6 +1,6 @@
 """TFLite size and accuracy of dense, pruned and quantized small ResNets on Fashion-MNIST.
 
-    python benchmarks/tflite_size.py            # a few minutes on 2 CPU cores
+    python benchmarks/tflite_size.py            # about 8.5 minutes on 2 shared CPU cores
     python benchmarks/tflite_size.py --train_examples=60000 --epochs=6 --prune_epochs=3 \
         --qat_examples=60000                     # closer to converged
 
