@@ -291,9 +291,10 @@ class QuantizeCallback(keras.callbacks.Callback):
         normalises with its moving mean/variance and stops updating them; its gamma/beta keep
         training (tfmot's quantize wrapper owns them as trainable weights), which is PyTorch's
         ``freeze_bn_stats``. None: never.
-    freeze_ranges_after : int or None
+    freeze_ranges_after : int or None, >= 1
         From the start of this epoch the quantizers' ranges (weight and activation min/max) stay
-        fixed; weights keep training against the fixed grids. None: never.
+        fixed; weights keep training against the fixed grids. At least 1, so that
+        the ranges have been observed on data for an epoch. None: never.
 
     Notes
     -----
@@ -306,11 +307,14 @@ class QuantizeCallback(keras.callbacks.Callback):
 
     def __init__(self, freeze_bn_after=None, freeze_ranges_after=None):
         super().__init__()
-        for argname, value in (("freeze_bn_after", freeze_bn_after),
-                               ("freeze_ranges_after", freeze_ranges_after)):
+        # Ranges frozen before any training step would keep tfmot's initial placeholders
+        # (e.g. [-6, 6]) instead of ranges observed on data, hence >= 1 for them.
+        for argname, value, least in (("freeze_bn_after", freeze_bn_after, 0),
+                                      ("freeze_ranges_after", freeze_ranges_after, 1)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                      or value < 0):
-                raise ValueError(f"`{argname}` must be None or an epoch index >= 0; got {value!r}.")
+                                      or value < least):
+                raise ValueError(f"`{argname}` must be None or an epoch index >= {least}; got "
+                                 f"{value!r}.")
         if freeze_bn_after is None and freeze_ranges_after is None:
             raise ValueError("Give `freeze_bn_after` and/or `freeze_ranges_after`; with neither, "
                              "QuantizeCallback would do nothing.")

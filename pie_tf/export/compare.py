@@ -200,7 +200,8 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
     keras_labels = keras_probs.argmax(axis=1)
     tflite_labels = tflite_probs.argmax(axis=1)
     agree = label_loyalty(tflite_labels, keras_labels)
-    loyalty = probability_loyalty(tflite_probs, keras_probs)
+    with np.errstate(invalid="ignore"):  # scipy's sqrt of a -1e-17 JS (identical rows) -> 0
+        loyalty = probability_loyalty(tflite_probs, keras_probs)
     ids_array = np.concatenate(all_ids)
     per_example = pd.DataFrame({"keras_label": keras_labels, "tflite_label": tflite_labels,
                                 "agree": agree, "probability_loyalty": loyalty},

@@ -277,7 +277,8 @@ def export_tflite(model, mode: str = "float32", representative_data=None,
         if representative_data is not None:
             converter.representative_dataset, n_calibration = _representative_dataset(
                 representative_data, model, num_calibration_examples, input_key)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if not qat:  # a QAT graph carries its ranges; requiring INT8 ops would ask for data
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
@@ -292,8 +293,10 @@ def export_tflite(model, mode: str = "float32", representative_data=None,
         except Exception as error:  # the converter's errors are long MLIR dumps; lead with ours
             raise ValueError(f"TFLite conversion of `model` in mode {mode!r} failed: "
                              f"{str(error).strip().splitlines()[0]}") from error
-    return TFLiteModel(flatbuffer, mode=mode, quantization_aware=qat,
-                       num_calibration_examples=n_calibration)
+    exported = TFLiteModel(flatbuffer, mode=mode, quantization_aware=qat,
+                           num_calibration_examples=n_calibration)
+    exported.quantization_scheme = getattr(model, "quantization_scheme", None) if qat else None
+    return exported
 
 
 class _AcceptAll:
@@ -326,6 +329,11 @@ class TFLiteModel:
     gzip_bytes : int
         Length after gzip at level 9 (deterministic header, mtime 0): the download size, and
         the figure in which weight sparsity shows up.
+    quantization_aware : bool
+        Exported from a QAT model; ``quantization_scheme`` then names its scheme
+        (``"default_8bit"`` / ``"prune_preserve_8bit"``; None otherwise or after :meth:`load`).
+    num_calibration_examples : int
+        Examples that calibrated an int8 export (0 when none did).
     """
 
     def __init__(self, flatbuffer: bytes, mode: str | None = None, *,
@@ -340,6 +348,7 @@ class TFLiteModel:
             raise ValueError(f"`mode` must be one of {MODES} or None; got {mode!r}.")
         self.mode = mode or inferred
         self.quantization_aware = quantization_aware
+        self.quantization_scheme = None
         self.num_calibration_examples = num_calibration_examples
 
     # --- size, persistence ----------------------------------------------------------------
