@@ -19,8 +19,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     root = str(tmp_path / "store")
-    results = _tiny.population(root, strategy=strategy, variants=["dense", "prune_ft@0.5"]).run()
-    assert [r.status for r in results] == ["written", "written"]
+    results = _tiny.population(root, strategy=strategy,
+                               variants=["dense", "prune_ft@0.5", "qat_int8"]).run()
+    assert [r.status for r in results] == ["written"] * 3
     store = PredictionStore(root)
     info = store.member_info("prune_ft@0.5", 0)["info"]
     assert info == {"strategy": "MirroredStrategy", "replicas": 2}
@@ -30,6 +31,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     model.load_weights(f"{root}/checkpoints/dense/seed_0/weights").expect_partial()
     images, _ = _tiny.arrays(40, offset=1000)
     np.testing.assert_allclose(probs, model.predict(images, verbose=0), atol=1e-3)
+    # the QAT member (predicted from a plain copy of its mirrored weights) stays close to dense
+    qat = store.read("qat_int8", "test", fields="probs").probs[0]
+    assert np.mean(qat.argmax(1) == probs.argmax(1)) > 0.8
 
 
 def _free_ports(n):
