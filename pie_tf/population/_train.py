@@ -7,6 +7,7 @@ Compression comes from pie_tf's own APIs: ``PruneCallback`` and ``clone_dense`` 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -112,7 +113,6 @@ def compile_model(model, recipe, *, learning_rate, total_steps):
 
 def fit(model, batches, recipe, *, epochs, steps, callbacks=()):
     """``model.fit`` for ``epochs`` x ``steps``; returns the seconds it took."""
-    import time
     start = time.perf_counter()
     model.fit(batches, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks),
               verbose=recipe.verbose)
