@@ -68,8 +68,8 @@ def _registry_weights(layer):
     registry = prune_registry.PruneRegistry
     if not registry.supports(layer):
         return []
-    # make_prunable adds a method to the layer object; call it on a shallow stand-in would not
-    # resolve attributes, so ask the registry's own weight-name tables instead.
+    # The registry's make_prunable would add a method to the user's layer object (a mutation the
+    # user did not ask for), so read the same weight-name tables it reads instead.
     if registry._is_rnn_layer(layer):
         weights = []
         for cell in registry._get_rnn_cells(layer):
@@ -369,6 +369,7 @@ class PruneCallback(keras.callbacks.Callback):
         self._sync_fn = None
         self._writer = None
         self._first_epoch_of_fit = False
+        self._is_new_run = False
 
     # -- keras hooks -------------------------------------------------------------------------
 
@@ -547,18 +548,22 @@ class PruneCallback(keras.callbacks.Callback):
             model._track_trackable(state, name=STATE_NAME, overwrite=True)
             self._state = state
             self._is_new_run = True
-        schedule = self._resolved_schedule[0]
-        pruning_vars = list(zip(self._weights, state.masks, state.thresholds))
+        if self._is_new_run or self._sync_fn is None:
+            self._build_sync(state)
+        if self.log_dir is not None and self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "pruning"))
+
+    def _build_sync(self, state):
+        """tfmot's Pruning over all (weight, mask, threshold) triples, and the compiled step."""
         self._pruning = pruning_impl.Pruning(
             training_step_fn=lambda: state.step + 1,
-            pruning_vars=pruning_vars,
-            pruning_schedule=schedule,
+            pruning_vars=list(zip(self._weights, state.masks, state.thresholds)),
+            pruning_schedule=self._resolved_schedule[0],
             block_size=self.block_size or (1, 1),
             block_pooling_type=self.block_pooling_type,
             sparsity_m_by_n=self.m_by_n)
+        # Traced once per state; later fits with the same callback reuse the graph.
         self._sync_fn = tf.function(self._sync)
-        if self.log_dir is not None and self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "pruning"))
 
     def _sync(self, advance):
         """One compiled step for all pruned tensors: advance, maybe re-mask, apply the masks."""
