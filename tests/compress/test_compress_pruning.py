@@ -219,6 +219,8 @@ def test_clone_dense_is_independent():
         np.testing.assert_array_equal(a, b)
     assert not any(np.sum(w == 0) for w in dense.get_weights()[::2])
     assert get_pruning_state(dense) is None and get_pruning_state(model) is not None
+    # The pruned model's layers are not modified either (tfmot's registry would add a method).
+    assert not any(hasattr(layer, "get_prunable_weights") for layer in model.layers)
 
 
 def test_state_is_checkpointed_but_not_in_model_weights(tmp_path):
