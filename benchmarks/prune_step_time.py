@@ -1,16 +1,20 @@
 """Step time of plain fit, tfmot's pruning wrapper and PruneCallback, on one small ResNet.
 
-    python benchmarks/prune_step_time.py [--repeats 6] [--epochs 3] [--steps 30] [--batch 32]
+    python benchmarks/prune_step_time.py [--rounds 20] [--steps 30] [--batch 32] [--frequency 10]
 
-All three train the same architecture from the same initial weights on the same (random, fixed)
-data with the same optimizer. The two pruned variants use the same schedule: tfmot's
-PolynomialDecay (0 -> 0.8, exponent 3) over the whole fit, masks recomputed every ``--frequency``
-steps (both recompute on the same steps; 10 is far more often than tfmot's default 100, which
-only makes the pruned variants slower). The first epoch of every fit (tracing, warm-up) is not
-timed; each later epoch gives one time per step. Each round runs the three variants back to back
-with fresh models, in a rotating order, so a drift in machine load hits all three alike; a round's ratios compare its
-variants with each other, and the median over rounds is reported (with the medians of the raw
-step times).
+Three models of the same architecture, from the same initial weights, train on the same (random,
+fixed) data with the same optimizer: plain, wrapped by tfmot (``prune_low_magnitude`` +
+``UpdatePruningStep``), and plain with ``PruneCallback``. Both pruned variants use the same tfmot
+schedule, ``ConstantSparsity(0.8, begin_step=0, end_step=-1, frequency=10)``: masks recomputed
+every 10 steps for as long as training goes (10 is far more often than tfmot's default 100, which
+only makes the pruned variants slower), so every timed step is a pruning step of its kind.
+
+After one untimed warm-up epoch per model (tracing), each round runs one epoch of each model in
+a rotating order; an epoch's time (``on_epoch_begin`` to ``on_epoch_end``, so fit's own set-up is
+excluded) divided by its steps is that round's step time. Alternating short epochs within one
+process means a change in machine load hits all three alike; a round's ratios compare its
+variants with each other, and the median over rounds is reported with the medians of the raw step
+times. Finally PruneCallback's own per-step work (one call of its compiled step) is timed alone.
 """
 from __future__ import annotations
 
@@ -24,8 +28,7 @@ from pie_tf._keras import keras, tf
 from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("repeats", 6, "Interleaved rounds of the three variants.")
-flags.DEFINE_integer("epochs", 3, "Epochs per fit (the first is warm-up, not timed).")
+flags.DEFINE_integer("rounds", 20, "Rounds of one timed epoch per variant.")
 flags.DEFINE_integer("steps", 30, "Steps per epoch.")
 flags.DEFINE_integer("batch", 32, "Batch size.")
 flags.DEFINE_float("sparsity", 0.8, "Target sparsity of both pruned variants.")
@@ -61,13 +64,8 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def run_variant(name, dataset, total_steps, seed):
-    model = small_resnet(seed)
-    callbacks = []
-    # The schedule ends on a mask update, so both pruned variants reach the target exactly.
-    end_step = total_steps // FLAGS.frequency * FLAGS.frequency
-    schedule = tfmot_sparsity.PolynomialDecay(0.0, FLAGS.sparsity, 0, end_step, power=3,
-                                              frequency=FLAGS.frequency)
+def build_variant(name, schedule):
+    model, callbacks = small_resnet(0), []
     if name == "tfmot wrapper":
         model = tfmot_sparsity.prune_low_magnitude(model, pruning_schedule=schedule)
         callbacks.append(tfmot_sparsity.UpdatePruningStep())
@@ -75,14 +73,22 @@ def run_variant(name, dataset, total_steps, seed):
         callbacks.append(pie_tf.PruneCallback(FLAGS.sparsity, schedule=schedule))
     model.compile(keras.optimizers.SGD(0.05, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model, callbacks
+
+
+def timed_epoch(model, callbacks, dataset):
+    """Seconds per step of one epoch of ``fit`` (fit's set-up excluded)."""
     timer = EpochTimer()
-    model.fit(dataset, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps,
-              callbacks=callbacks + [timer], verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=FLAGS.steps, callbacks=callbacks + [timer],
+              verbose=0)
+    return timer.seconds[0] / FLAGS.steps
+
+
+def kernel_sparsity(name, model):
     if name == "tfmot wrapper":
         model = tfmot_sparsity.strip_pruning(model)
     kernels = [w.numpy() for w in model.weights if "kernel" in w.name]
-    sparsity = sum(int(np.sum(k == 0)) for k in kernels) / sum(k.size for k in kernels)
-    return [s / FLAGS.steps for s in timer.seconds[1:]], sparsity, callbacks
+    return sum(int(np.sum(k == 0)) for k in kernels) / sum(k.size for k in kernels)
 
 
 def callback_overhead_ms(callback, calls=200):
@@ -96,14 +102,16 @@ def callback_overhead_ms(callback, calls=200):
     advance = tf.constant(True)
     for _ in range(10):
         sync(advance)
-    state.step.assign(schedule.end_step + 10)          # past the schedule: no mask update
+    step = int(state.step.numpy()) // schedule.frequency * schedule.frequency + 1
+    state.step.assign(step)                            # next step is not an update step
     start = time.perf_counter()
     for _ in range(calls):
         sync(advance)
+        state.step.assign(step)
     plain = (time.perf_counter() - start) / calls
     start = time.perf_counter()
     for _ in range(calls):
-        state.step.assign(schedule.end_step - 2)        # the next step is the last update
+        state.step.assign(step + schedule.frequency - 3)   # the step prepared is an update step
         sync(advance)
     update = (time.perf_counter() - start) / calls
     return plain * 1e3, update * 1e3
@@ -117,28 +125,27 @@ def main(argv):
     labels = rng.integers(0, 10, n)
     dataset = (tf.data.Dataset.from_tensor_slices((images, labels)).batch(FLAGS.batch)
                .cache().repeat().prefetch(tf.data.AUTOTUNE))
-    total_steps = FLAGS.epochs * FLAGS.steps
+    schedule = tfmot_sparsity.ConstantSparsity(FLAGS.sparsity, begin_step=0, end_step=-1,
+                                               frequency=FLAGS.frequency)
     variants = ["plain fit", "tfmot wrapper", "PruneCallback"]
+    built = {v: build_variant(v, schedule) for v in variants}
+    for model, callbacks in built.values():
+        timed_epoch(model, callbacks, dataset)                   # warm-up: tracing
     times = {v: [] for v in variants}
     ratios = {"PruneCallback / tfmot wrapper": [], "PruneCallback / plain fit": [],
               "tfmot wrapper / plain fit": []}
-    sparsity = {}
-    for repeat in range(FLAGS.repeats):
-        round_median = {}
+    for r in range(FLAGS.rounds):
         # Rotate the order, so no variant always runs first (or last) in a round.
-        for variant in variants[repeat % 3:] + variants[:repeat % 3]:
-            step_times, sparsity[variant], callbacks = run_variant(variant, dataset, total_steps,
-                                                                   repeat)
-            times[variant].extend(step_times)
-            round_median[variant] = float(np.median(step_times))
-            if variant == "PruneCallback":
-                prune_callback = callbacks[0]
+        for variant in variants[r % 3:] + variants[:r % 3]:
+            times[variant].append(timed_epoch(*built[variant], dataset))
         for key in ratios:
             a, b = key.split(" / ")
-            ratios[key].append(round_median[a] / round_median[b])
+            ratios[key].append(times[a][-1] / times[b][-1])
+    sparsity = {v: kernel_sparsity(v, built[v][0]) for v in variants}
+    prune_callback = built["PruneCallback"][1][0]
     print(f"small ResNet (CIFAR-style, {small_resnet(0).count_params():,} parameters), batch "
-          f"{FLAGS.batch}, {FLAGS.steps} steps/epoch, {FLAGS.epochs - 1} timed epochs x "
-          f"{FLAGS.repeats} rounds, mask update every {FLAGS.frequency} steps; devices: "
+          f"{FLAGS.batch}, {FLAGS.steps} steps/epoch, {FLAGS.rounds} rounds of one epoch each, "
+          f"mask update every {FLAGS.frequency} steps; devices: "
           f"{[d.device_type for d in tf.config.list_logical_devices()]}")
     for v in variants:
         print(f"  {v:14s} median {np.median(times[v]) * 1e3:7.2f} ms/step   "
@@ -147,8 +154,8 @@ def main(argv):
     goals = {"PruneCallback / tfmot wrapper": "   (goal <= 1.00x)",
              "PruneCallback / plain fit": "   (goal <= 1.10x)", "tfmot wrapper / plain fit": ""}
     for key, values in ratios.items():
-        print(f"{key:30s} = {np.median(values):.3f}x median over rounds "
-              f"[{', '.join(f'{r:.3f}' for r in values)}]{goals[key]}")
+        print(f"{key:30s} = {np.median(values):.3f}x median over rounds (quartiles "
+              f"{np.percentile(values, 25):.3f}..{np.percentile(values, 75):.3f}){goals[key]}")
     plain_ms, update_ms = callback_overhead_ms(prune_callback)
     print(f"PruneCallback's own per-step work: {plain_ms:.3f} ms (no mask update), "
           f"{update_ms:.3f} ms (mask update step) = "
