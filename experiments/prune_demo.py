@@ -4,7 +4,7 @@
 
 Trains a small residual CNN (BatchNorm + Add) densely, keeps a copy with ``pie_tf.clone_dense``,
 then continues training the model with ``pie_tf.PruneCallback`` (Zhu & Gupta's polynomial
-schedule over the pruning epochs) and prints both test accuracies and ``pie_tf.sparsity_report``.
+schedule over the first ``--prune_end`` of the pruning epochs, then fine-tuning at full sparsity) and prints both test accuracies and ``pie_tf.sparsity_report``.
 Reads Debian's Fashion-MNIST IDX files (``dataset-fashion-mnist``); nothing is downloaded.
 About two minutes on two CPU cores.
 """
@@ -23,6 +23,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_float("sparsity", 0.9, "Target sparsity of every pruned kernel.")
 flags.DEFINE_integer("dense_epochs", 2, "Epochs of dense training.")
 flags.DEFINE_integer("prune_epochs", 2, "Epochs of training with PruneCallback.")
+flags.DEFINE_float("prune_end", 0.75, "Fraction of the pruning epochs at which the schedule "
+                   "reaches the target (the rest fine-tunes the pruned model).")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_integer("train_examples", 30000, "How many training images to use (<= 60000).")
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist",
@@ -80,7 +82,7 @@ def main(argv):
               verbose=2)
     dense = compile_model(pie_tf.clone_dense(model))     # PruneCallback prunes `model` in place
 
-    prune = pie_tf.PruneCallback(FLAGS.sparsity, log_dir=FLAGS.tensorboard_dir)
+    prune = pie_tf.PruneCallback(FLAGS.sparsity, end=FLAGS.prune_end, log_dir=FLAGS.tensorboard_dir)
     model.fit(x_train, y_train, batch_size=FLAGS.batch_size, epochs=FLAGS.prune_epochs,
               callbacks=[prune], verbose=2)
 
