@@ -4,7 +4,8 @@
 
 Trains a small residual CNN (BatchNorm + Add) densely, keeps a copy with ``pie_tf.clone_dense``,
 then continues training the model with ``pie_tf.PruneCallback`` (Zhu & Gupta's polynomial
-schedule over the first ``--prune_end`` of the pruning epochs, then fine-tuning at full sparsity) and prints both test accuracies and ``pie_tf.sparsity_report``.
+schedule over the first ``--prune_end`` of the pruning epochs, then fine-tuning at full
+sparsity) and prints both test accuracies and ``pie_tf.sparsity_report``.
 Reads Debian's Fashion-MNIST IDX files (``dataset-fashion-mnist``); nothing is downloaded.
 About two minutes on two CPU cores.
 """
@@ -82,7 +83,8 @@ def main(argv):
               verbose=2)
     dense = compile_model(pie_tf.clone_dense(model))     # PruneCallback prunes `model` in place
 
-    prune = pie_tf.PruneCallback(FLAGS.sparsity, end=FLAGS.prune_end, log_dir=FLAGS.tensorboard_dir)
+    prune = pie_tf.PruneCallback(FLAGS.sparsity, end=FLAGS.prune_end,
+                                 log_dir=FLAGS.tensorboard_dir)
     model.fit(x_train, y_train, batch_size=FLAGS.batch_size, epochs=FLAGS.prune_epochs,
               callbacks=[prune], verbose=2)
 
