@@ -30,7 +30,8 @@ flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_integer("train_examples", 30000, "How many training images to use (<= 60000).")
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist",
                     "Directory with the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist).")
-flags.DEFINE_string("tensorboard_dir", None, "Optional TensorBoard directory for per-layer sparsity.")
+flags.DEFINE_string("tensorboard_dir", None,
+                    "Optional TensorBoard directory for per-layer sparsity.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 
 

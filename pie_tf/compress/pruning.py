@@ -318,7 +318,8 @@ class PruneCallback(keras.callbacks.Callback):
             given = [n for n, v in (("begin", begin), ("end", end), ("frequency", frequency))
                      if v is not None]
             if given:
-                raise ValueError(f"{', '.join('`%s`' % n for n in given)} cannot be combined with a "
+                names = ", ".join(f"`{n}`" for n in given)
+                raise ValueError(f"{names} cannot be combined with a "
                                  "PruningSchedule instance as `schedule`; set its steps in the "
                                  "schedule itself.")
         elif schedule is not None and schedule not in _SCHEDULE_NAMES:
