@@ -11,14 +11,12 @@ About two minutes on two CPU cores.
 """
 from __future__ import annotations
 
-import gzip
-import os
-
 import numpy as np
 from absl import app, flags
 
 import pie_tf
 from pie_tf import keras
+from pie_tf.data.fashion_mnist import fashion_mnist_arrays
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("sparsity", 0.9, "Target sparsity of every pruned kernel.")
@@ -35,20 +33,8 @@ flags.DEFINE_string("tensorboard_dir", None,
 flags.DEFINE_integer("seed", 0, "Random seed.")
 
 
-def read_idx_gz(path):
-    """uint8 IDX file -> array (header: magic, then one big-endian uint32 per dimension)."""
-    # TODO: use pie_tf.data's Fashion-MNIST loader once it is merged.
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def load(split):
-    prefix = {"train": "train", "test": "t10k"}[split]
-    images = read_idx_gz(os.path.join(FLAGS.data_dir, f"{prefix}-images-idx3-ubyte.gz"))
-    labels = read_idx_gz(os.path.join(FLAGS.data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
+    images, labels = fashion_mnist_arrays(split, FLAGS.data_dir)
     return (images[..., None].astype("float32") / 255.0), labels.astype("int64")
 
 
