@@ -26,3 +26,17 @@ def _seed():
     tf.keras.utils.set_random_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def mirrored_strategy():
+    """One MirroredStrategy over the two logical CPUs, shared by every test that needs one.
+
+    Each MirroredStrategy numbers its collective ops from the same starting keys, and TensorFlow's
+    collective executor keeps the parameters of a key for the life of the process: a second
+    strategy in the same process meets the first one's cached shapes ("Shape mismatch in the
+    collective instance 100") and aborts. Sharing one instance keeps the keys increasing.
+    """
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    return strategy

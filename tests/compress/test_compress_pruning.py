@@ -281,8 +281,8 @@ def test_resume_with_initial_epoch_continues_the_schedule(tmp_path, restore):
     assert int(get_pruning_state(resumed).step.numpy()) == 16
 
 
-def test_mirrored_strategy_two_replicas():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_mirrored_strategy_two_replicas(mirrored_strategy):
+    strategy = mirrored_strategy
     with strategy.scope():
         model = compiled(small_resnet())
     x, y = data((8, 8, 4))

@@ -15,9 +15,8 @@ from tests.population import _tiny
 JOB = os.path.join(os.path.dirname(__file__), "_population_job.py")
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    assert strategy.num_replicas_in_sync == 2
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, mirrored_strategy):
+    strategy = mirrored_strategy
     root = str(tmp_path / "store")
     results = _tiny.population(root, strategy=strategy,
                                variants=["dense", "prune_ft@0.5", "qat_int8"]).run()
