@@ -5,6 +5,7 @@ import dataclasses
 import os
 import pathlib
 from collections.abc import Mapping
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -20,44 +21,75 @@ class _Section:
     table: str                  # key of the audit table the section shows
     heading: str
     text: str
-    figure: object = None       # callable(frame) -> Figure, or None for a table only
+    # callable(tables, options) -> Figure, or None for a table only
+    figure: Optional[Callable] = None
 
 
-# The order of the page. Tables the audit returns under other names are shown after these,
-# under "Other tables", so nothing the audit computed is left out of the page.
+def _class_figure(tables, options):
+    return _fig.class_change_figure(tables["class_impact"])
+
+
+def _overindex_figure(tables, options):
+    return _fig.overindex_figure(tables["overindex"])
+
+
+def _group_rates_figure(tables, options):
+    return _fig.group_rates_figure(tables["group_rates"])
+
+
+def _robustness_figure(tables, options):
+    return _fig.corruption_error_figure(tables["robustness"],
+                                        summary=tables.get("robustness_summary"),
+                                        x=options.get("sparsity"))
+
+
+# The order of the page, in the names of ``pie_tf.Audit.to_frames()`` plus the deployment tables
+# of ``compare_deployment``. Per-member tables are saved as CSV and linked, not shown; any other
+# table the audit returns is shown under "Other tables", so nothing computed is left out.
 SECTIONS = (
-    _Section("summary", "Summary", "Accuracy of each population and the share of exemplars."),
+    _Section("summary", "Summary",
+             "One row per compressed variant: exemplars, accuracy of the dense and compressed "
+             "populations on all examples and on the exemplars, classes significantly changed, "
+             "loyalty to the dense population and, where measured, corruption error."),
+    _Section("pie_summary", "Exemplars: accuracy on PIE / CIE and elsewhere",
+             "PIE (CIE for any compression): examples where the compressed population's modal "
+             "label differs from the dense population's (Hooker et al. 2019, 2020)."),
     _Section("class_impact", "Class impact",
              "Per class, the change of compressed against dense recall, each shifted by its "
              "population's mean top-1 accuracy (Hooker et al. 2019); red classes differ "
-             "significantly (two-sided Welch t-test over the members).",
-             _fig.class_change_figure),
+             "significantly (two-sided Welch t-test over the members, p <= alpha; q-values "
+             "after Benjamini-Hochberg are in the table).", _class_figure),
+    _Section("class_impact_summary", "Classes significantly changed", ""),
     _Section("overindex", "Over-indexing of protected groups among exemplars",
              "Share of each attribute and intersection among the compression-identified "
              "exemplars, divided by its share in the evaluation set, with a bootstrap "
              "confidence interval (Hooker et al. 2020). Above 1: the group is over-represented "
-             "among what compression changed.", _fig.overindex_figure),
+             "among what compression changed.", _overindex_figure),
     _Section("group_rates", "Error rates per group, dense against compressed",
              "False positive and false negative rate of each group, mean over members, with "
-             "the spread over members as error bars.", _fig.group_rates_figure),
+             "the spread (standard deviation) over members as error bars; relative_change_pct "
+             "is the change relative to the dense population, as the CelebA paper reports it.",
+             _group_rates_figure),
     _Section("loyalty", "Loyalty to the dense population",
              "Label loyalty (agreement with the dense modal label) and probability loyalty "
-             "(1 - sqrt of the Jensen-Shannon divergence, base 2)."),
-    _Section("corruption_error", "Robustness to corruptions",
-             "Error under each corruption (mean over severities) against sparsity.",
-             _fig.corruption_error_figure),
-    _Section("corruption_summary", "Corruption error summary",
-             "Corruption error normalized by the reference, mCE and relative mCE."),
+             "(1 - sqrt of the Jensen-Shannon divergence, base 2), mean over members."),
+    _Section("robustness", "Robustness to corruptions",
+             "Error under each corruption (mean over severities and members) against sparsity; "
+             "the bold line is the clean error. Corruption error (CE) is normalized by the "
+             "reference named in the table.", _robustness_figure),
+    _Section("robustness_summary", "Mean corruption error (mCE)", ""),
+    _Section("imagenet_a", "ImageNet-A",
+             "Top-1 accuracy on ImageNet-A with the logits restricted to its 200 classes."),
     _Section("deployment", "Deployed (TFLite) models against their Keras source",
-             "Each compressed variant exported to TFLite and evaluated with the LiteRT "
-             "interpreter: accuracy of both, label and probability loyalty, and the number of "
+             "Each compressed variant exported to TFLite and run with the LiteRT interpreter: "
+             "accuracy of both, label and probability loyalty, file sizes and the number of "
              "deployment-identified exemplars (examples on which the two disagree)."),
     _Section("deployment_exemplars", "Deployment-identified exemplars",
              "Examples on which a TFLite model and the Keras model it came from disagree."),
     _Section("pie", "Compression-identified exemplars (PIE / CIE)",
-             "Examples where the modal label of the compressed population differs from the "
-             "dense population's. Images captioned with the true label and the modal labels."),
+             "The exemplars of each variant, with the true label and the two modal labels."),
 )
+_CSV_ONLY = ("_by_member", "corruption_errors")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,11 +113,11 @@ class Report:
 def _as_tables(audit):
     if isinstance(audit, Mapping):
         tables = dict(audit)
-    elif hasattr(audit, "tables") and callable(audit.tables):
-        tables = dict(audit.tables())
+    elif callable(getattr(audit, "to_frames", None)):
+        tables = dict(audit.to_frames())
     else:
-        raise TypeError("`audit` must be a mapping of table name -> pandas DataFrame, or an "
-                        "object with a `tables()` method returning one (pie_tf.Audit); got "
+        raise TypeError("`audit` must be a pie_tf.Audit (anything with `to_frames()`) or a "
+                        "mapping of table name -> pandas DataFrame; got "
                         f"{type(audit).__name__}.")
     for name, frame in tables.items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -129,8 +161,8 @@ def _slug(value):
 
 
 def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
-                 class_names=None, max_exemplars=24, exemplar_variants=None, max_rows=40,
-                 dpi=100):
+                 class_names=None, sparsity=None, max_exemplars=24, exemplar_variants=None,
+                 max_rows=40, dpi=100):
     """Write an audit as CSV tables, PNG figures and one self-contained HTML page.
 
     The report renders what the audit returned and computes nothing: every number on the page
@@ -138,11 +170,12 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
 
     Parameters
     ----------
-    audit : mapping of str -> pandas.DataFrame, or pie_tf.Audit
-        The audit's tables by name. Known names get a section with a figure where one applies
-        (see ``SECTIONS``): ``summary``, ``class_impact``, ``overindex``, ``group_rates``,
-        ``loyalty``, ``corruption_error``, ``corruption_summary``, ``deployment``,
-        ``deployment_exemplars``, ``pie``; any other table is shown under "Other tables".
+    audit : pie_tf.Audit, or mapping of str -> pandas.DataFrame
+        The audit's tables by name (``Audit.to_frames()``; add ``deployment`` and
+        ``deployment_exemplars`` tables from :func:`pie_tf.compare_deployment` results to a
+        mapping). Known names (``SECTIONS``) get a section, with a figure where one applies;
+        per-member tables (``*_by_member``, ``corruption_errors``) are saved and linked; any
+        other table is shown under "Other tables".
     out_dir : str or os.PathLike
         Created if missing; ``report.html``, ``tables/<name>.csv`` and ``figures/<name>.png``
         are (over)written there.
@@ -152,6 +185,9 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         Images of (at least) the exemplars to draw; the grid shows exemplars found here.
     class_names : sequence of str, optional
         Names of the integer labels for captions.
+    sparsity : mapping population -> float, optional
+        x position of each population in the robustness figure (0 for dense); default the
+        populations in order, by name.
     max_exemplars : int
         Images per exemplar grid.
     exemplar_variants : list, optional
@@ -194,7 +230,8 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
             continue
         figs = []
         if spec.figure is not None and not frame.empty:
-            figs.append(save(spec.table, spec.figure(frame), spec.heading))
+            figs.append(save(spec.table, spec.figure(tables, {"sparsity": sparsity}),
+                             spec.heading))
         if spec.table == "pie":
             figs.extend(save(*item) for item in _exemplar_figures(
                 frame, images, class_names, max_exemplars, exemplar_variants))
@@ -204,7 +241,14 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         sections.append(dict(id=spec.table, heading=spec.heading, text=spec.text, figures=figs,
                              tables=[table_html(shown, max_rows=max_rows,
                                                 csv_name=f"tables/{spec.table}.csv")]))
-    others = [name for name in tables if name not in known]
+    csv_only = [name for name in tables if name not in known and name.endswith(_CSV_ONLY)]
+    if csv_only:
+        links = "".join(f'<li><a href="tables/{n}.csv">tables/{n}.csv</a> '
+                        f'({len(tables[n])} rows)</li>' for n in csv_only)
+        sections.append(dict(id="per_member", heading="Per-member tables (CSV)",
+                             text="Every member's figures behind the means above.",
+                             tables=[f"<ul>{links}</ul>"]))
+    others = [name for name in tables if name not in known and name not in csv_only]
     if others:
         sections.append(dict(id="other_tables", heading="Other tables", tables=[
             f"<h3>{name}</h3>" + table_html(tables[name], max_rows=max_rows,

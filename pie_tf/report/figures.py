@@ -76,7 +76,9 @@ def class_change_figure(class_impact, *, value="normalized_change", significant=
         ax.bar(x, rows[value].to_numpy(dtype=float), color=colours, width=0.85)
         ax.axhline(0.0, color="black", linewidth=0.6)
         if len(rows) <= 30:
-            ax.set_xticks(x, [str(c) for c in rows["class"]], rotation=90, fontsize=7)
+            named = "class_name" in rows.columns and rows["class_name"].notna().all()
+            names = rows["class_name"] if named else rows["class"]
+            ax.set_xticks(x, [str(c) for c in names], rotation=90, fontsize=7)
         else:
             ax.set_xticks([])
             ax.set_xlabel("classes, sorted by change")
@@ -90,7 +92,7 @@ def class_change_figure(class_impact, *, value="normalized_change", significant=
     return fig
 
 
-def overindex_figure(overindex, *, ratio="ratio", low="ci_low", high="ci_high", group="group"):
+def overindex_figure(overindex, *, ratio="overindex", low="ci_low", high="ci_high", group="group"):
     """Over-index ratio of each group among CIEs, with its confidence interval.
 
     A ratio above 1 means the group is more frequent among the exemplars than in the evaluation
@@ -99,7 +101,8 @@ def overindex_figure(overindex, *, ratio="ratio", low="ci_low", high="ci_high", 
     Parameters
     ----------
     overindex : DataFrame
-        One row per (variant, group) with columns ``group``, ``ratio``, ``ci_low``, ``ci_high``.
+        One row per (variant, group) with columns ``group``, ``overindex`` (the ratio),
+        ``ci_low``, ``ci_high``; rows whose ratio is undefined (NaN: no CIEs, empty group) are drawn as gaps.
 
     Returns
     -------
@@ -130,75 +133,107 @@ def overindex_figure(overindex, *, ratio="ratio", low="ci_low", high="ci_high", 
     return fig
 
 
-def group_rates_figure(group_rates, *, rates=("fpr", "fnr"), group="group",
-                       population="population", spread_suffix="_std"):
-    """False positive and false negative rate per group, dense against compressed.
+def group_rates_figure(group_rates, *, metrics=("false_positive_rate", "false_negative_rate"),
+                       group="group"):
+    """Per-group rates (FPR and FNR by default), dense against each compressed population.
 
     Parameters
     ----------
     group_rates : DataFrame
-        Long format: one row per (population, group) with columns ``group``, ``population``
-        (e.g. ``"dense"`` and each compressed variant) and one column per rate; optional
-        ``<rate>_std`` columns are drawn as error bars (spread over members).
-    rates : sequence of str
-        Rate columns, one panel each.
+        As ``pie_tf.audit`` returns it: one row per (variant, group, metric) with columns
+        ``group``, ``metric``, ``dense_mean``, ``compressed_mean`` and optional ``dense_std``,
+        ``compressed_std`` (spread over members, drawn as error bars); ``variant`` when several
+        compressed populations are audited against one dense population.
+    metrics : sequence of str
+        Values of ``metric`` to draw, one panel each; those absent are skipped (a multi-class
+        target has ``error_rate`` only, which is then drawn instead).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    require_columns(group_rates, [group, population, *rates], "group_rates")
+    require_columns(group_rates, [group, "metric", "dense_mean", "compressed_mean"],
+                    "group_rates")
+    present = [m for m in metrics if m in set(group_rates["metric"])]
+    if not present:
+        present = list(pd.unique(group_rates["metric"]))[:1]
     groups = list(pd.unique(group_rates[group]))
-    populations = list(pd.unique(group_rates[population]))
-    fig, axes = plt.subplots(1, len(rates), figsize=(5 * len(rates), 0.5 * len(groups) + 2.0),
+    variants = _variants(group_rates)
+    # The dense population is shared by every variant: its bars come from the first variant's rows.
+    bars = [("dense", variants[0], "dense")] + [
+        ("compressed" if v is None else str(v), v, "compressed") for v in variants]
+    fig, axes = plt.subplots(1, len(present), figsize=(5 * len(present),
+                                                       0.18 * len(groups) * len(bars) + 1.8),
                              squeeze=False)
-    step = 0.8 / len(populations)
-    colours = [_DENSE] + [plt.get_cmap("autumn", max(2, len(populations)))(k)
-                          for k in range(len(populations) - 1)]
-    for ax, rate in zip(axes[0], rates):
-        for k, pop in enumerate(populations):
-            rows = group_rates[group_rates[population] == pop].set_index(group).reindex(groups)
-            y = np.arange(len(groups)) + (k - (len(populations) - 1) / 2) * step
-            spread = rows.get(rate + spread_suffix)
-            ax.barh(y, rows[rate].to_numpy(dtype=float), height=step,
-                    xerr=None if spread is None else spread.to_numpy(dtype=float),
-                    color=colours[k], label=str(pop), error_kw={"linewidth": 0.8})
+    step = 0.8 / len(bars)
+    colours = [_DENSE] + [plt.get_cmap("autumn", max(2, len(variants)))(k)
+                          for k in range(len(variants))]
+    for ax, metric in zip(axes[0], present):
+        rows_m = group_rates[group_rates["metric"] == metric]
+        for k, (label, variant, which) in enumerate(bars):
+            rows = _subset(rows_m, variant).set_index(group).reindex(groups)
+            y = np.arange(len(groups)) + (k - (len(bars) - 1) / 2) * step
+            spread = rows.get(f"{which}_std")
+            ax.barh(y, rows[f"{which}_mean"].to_numpy(dtype=float), height=step,
+                    xerr=None if spread is None else spread.fillna(0).to_numpy(dtype=float),
+                    color=colours[k], label=label, error_kw={"linewidth": 0.8})
         ax.set_yticks(np.arange(len(groups)), [str(g) for g in groups], fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(rate.upper())
-        ax.set_title(f"{rate.upper()} per group", fontsize=10)
+        ax.set_xlabel(metric.replace("_", " "))
+        ax.set_title(f"{metric.replace('_', ' ')} per group", fontsize=10)
     axes[0, -1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
 
-def corruption_error_figure(corruption_error, *, x="sparsity", error="error",
-                            corruption="corruption"):
+def corruption_error_figure(robustness, *, summary=None, x=None, error="error_mean"):
     """Error under each corruption against sparsity (one line per corruption).
 
     Parameters
     ----------
-    corruption_error : DataFrame
-        One row per (variant, corruption) with columns ``x`` (e.g. sparsity, 0 for dense),
-        ``corruption`` and ``error`` as the audit aggregated it (mean over severities).
-        A ``clean`` corruption, if present, is drawn bold.
+    robustness : DataFrame
+        As ``Audit.robustness``: one row per (population, corruption) with columns
+        ``population``, ``corruption`` and ``error`` (mean over severities and members).
+    summary : DataFrame, optional
+        As ``Audit.robustness_summary``: its ``clean_error_mean`` is drawn as a bold line.
+    x : mapping population -> float, optional
+        Where each population sits on the x axis (its sparsity; 0 for dense). Default: the
+        populations in the audit's order, evenly spaced and labelled by name.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    require_columns(corruption_error, [x, error, corruption], "corruption_error")
+    require_columns(robustness, ["population", "corruption", error], "robustness")
+    populations = list(pd.unique(robustness["population"]))
+    if x is None:
+        positions = {p: float(k) for k, p in enumerate(populations)}
+    else:
+        missing = [p for p in populations if p not in x]
+        if missing:
+            raise ValueError(f"`x` gives no position for population(s) {missing}.")
+        positions = {p: float(x[p]) for p in populations}
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    names = list(pd.unique(corruption_error[corruption]))
+    names = list(pd.unique(robustness["corruption"]))
     cmap = plt.get_cmap("tab20", max(2, len(names)))
+
+    def line(rows, column, **style):
+        rows = rows.assign(_x=rows["population"].map(positions)).sort_values("_x")
+        ax.plot(rows["_x"].to_numpy(dtype=float), rows[column].to_numpy(dtype=float),
+                marker="o", markersize=3, **style)
+
     for k, name in enumerate(names):
-        rows = corruption_error[corruption_error[corruption] == name].sort_values(x)
-        bold = str(name) == "clean"
-        ax.plot(rows[x].to_numpy(dtype=float), rows[error].to_numpy(dtype=float),
-                marker="o", markersize=3, linewidth=2.5 if bold else 1.0,
-                color="black" if bold else cmap(k), label=str(name))
-    ax.set_xlabel(x)
-    ax.set_ylabel(error.replace("_", " "))
+        line(robustness[robustness["corruption"] == name], error, linewidth=1.0,
+             color=cmap(k), label=str(name))
+    if summary is not None and not summary.empty:
+        require_columns(summary, ["population", "clean_error_mean"], "summary")
+        line(summary[summary["population"].isin(positions)], "clean_error_mean",
+             linewidth=2.5, color="black", label="clean")
+    if x is None:
+        ax.set_xticks(list(positions.values()), [str(p) for p in positions], rotation=20,
+                      fontsize=8)
+    ax.set_xlabel("sparsity" if x is not None else "population")
+    ax.set_ylabel("top-1 error (mean over severities and members)")
     ax.set_title("Error under each corruption against sparsity", fontsize=10)
     ax.legend(fontsize=6, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()

@@ -24,19 +24,28 @@ def tables():
     groups = ["Male", "Young", "Blond_Hair & Male", "Blond_Hair & not Male"]
     ratio = rng.uniform(0.5, 3, 8)
     overindex = pd.DataFrame({"variant": np.repeat(VARIANTS, 4), "group": groups * 2,
-                              "ratio": ratio, "ci_low": ratio * 0.7, "ci_high": ratio * 1.4})
+                              "overindex": ratio, "ci_low": ratio * 0.7, "ci_high": ratio * 1.4})
+    n = 2 * 3 * 2
     group_rates = pd.DataFrame({
-        "population": np.repeat(["dense", "prune_0.9"], 3), "group": ["all", "Male", "not Male"] * 2,
-        "fpr": rng.uniform(0, .2, 6), "fnr": rng.uniform(0, .3, 6), "fpr_std": 0.01, "fnr_std": 0.02})
-    corruption_error = pd.DataFrame(
-        [(s, c, rng.uniform(.1, .5)) for s in (0, .5, .9) for c in ("clean", "fog", "snow")],
-        columns=["sparsity", "corruption", "error"])
+        "variant": np.repeat(VARIANTS, 6), "group": np.tile(np.repeat(["all", "Male", "not Male"], 2), 2),
+        "metric": ["false_positive_rate", "false_negative_rate"] * 6,
+        "dense_mean": np.tile(rng.uniform(0, .3, 6), 2), "dense_std": 0.01,
+        "compressed_mean": rng.uniform(0, .3, n), "compressed_std": 0.02})
+    populations = ["dense", *VARIANTS]
+    robustness = pd.DataFrame([(p, c, rng.uniform(.1, .5)) for p in populations
+                               for c in ("fog", "snow")],
+                              columns=["population", "corruption", "error_mean"])
+    robustness_summary = pd.DataFrame({"population": populations,
+                                       "clean_error_mean": [0.1, 0.12, 0.2]})
+    loyalty_by_member = pd.DataFrame({"population": "dense", "member": [0, 1],
+                                      "label_loyalty": [0.97, 0.98]})
     pie = pd.DataFrame({"variant": "prune_0.9", "id": np.arange(40) + 1000,
                         "label": rng.integers(0, 10, 40), "dense_mode": rng.integers(0, 10, 40),
                         "compressed_mode": rng.integers(0, 10, 40), "pie": np.arange(40) % 3 == 0})
     summary = pd.DataFrame({"population": ["dense", *VARIANTS], "accuracy": [0.9137, 0.9021, 0.8712]})
     return dict(summary=summary, class_impact=class_impact, overindex=overindex,
-                group_rates=group_rates, corruption_error=corruption_error, pie=pie,
+                group_rates=group_rates, robustness=robustness,
+                robustness_summary=robustness_summary, loyalty_by_member=loyalty_by_member, pie=pie,
                 calibration=pd.DataFrame({"bin": [1, 2], "ece": [0.0123, 0.0456]}))
 
 
@@ -47,7 +56,8 @@ def written(tables, tmp_path_factory):
     images = {i: rng.integers(0, 256, (28, 28, 1), dtype=np.uint8) for i in range(1000, 1040)}
     names = [f"class{k}" for k in range(10)]
     return report.write_report(tables, out, title="Audit of a test population", images=images,
-                               class_names=names, max_exemplars=8)
+                               class_names=names, max_exemplars=8,
+                               sparsity={"dense": 0.0, "prune_0.5": 0.5, "prune_0.9": 0.9})
 
 
 def test_tables_are_the_audit_tables(tables, written):
@@ -64,7 +74,7 @@ def test_tables_are_the_audit_tables(tables, written):
 
 def test_figures_written_and_page_self_contained(written):
     assert set(written.figures) == {"class_impact", "overindex", "group_rates",
-                                    "corruption_error", "exemplars_prune_0_9"}
+                                    "robustness", "exemplars_prune_0_9"}
     for path in written.figures.values():
         image = matplotlib.image.imread(path)
         assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0.01
@@ -94,7 +104,8 @@ def test_chromium_shows_headings_values_and_images(tables, written, tmp_path):
     assert page.headings["h1"] == ["Audit of a test population"]
     for heading in ("Summary", "Class impact", "Over-indexing of protected groups among exemplars",
                     "Error rates per group, dense against compressed", "Robustness to corruptions",
-                    "Compression-identified exemplars (PIE / CIE)", "Other tables"):
+                    "Mean corruption error (mCE)", "Compression-identified exemplars (PIE / CIE)",
+                    "Per-member tables (CSV)", "Other tables"):
         assert heading in page.headings["h2"]
     assert "calibration" in page.headings["h3"]
     # Values appear as the tables hold them (4 significant digits on the page).
