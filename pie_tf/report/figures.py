@@ -197,8 +197,9 @@ def corruption_error_figure(robustness, *, summary=None, x=None, error="error_me
     summary : DataFrame, optional
         As ``Audit.robustness_summary``: its ``clean_error_mean`` is drawn as a bold line.
     x : mapping population -> float, optional
-        Where each population sits on the x axis (its sparsity; 0 for dense). Default: the
-        populations in the audit's order, evenly spaced and labelled by name.
+        Where each population sits on the x axis (its sparsity; 0 for dense); populations it
+        does not name (e.g. quantized ones) are left out of the figure, not of the tables.
+        Default: every population in the audit's order, evenly spaced and labelled by name.
 
     Returns
     -------
@@ -209,10 +210,10 @@ def corruption_error_figure(robustness, *, summary=None, x=None, error="error_me
     if x is None:
         positions = {p: float(k) for k, p in enumerate(populations)}
     else:
-        missing = [p for p in populations if p not in x]
-        if missing:
-            raise ValueError(f"`x` gives no position for population(s) {missing}.")
-        positions = {p: float(x[p]) for p in populations}
+        positions = {p: float(x[p]) for p in populations if p in x}
+        if not positions:
+            raise ValueError(f"`x` places none of the populations {populations}.")
+        robustness = robustness[robustness["population"].isin(positions)]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     names = list(pd.unique(robustness["corruption"]))
     cmap = plt.get_cmap("tab20", max(2, len(names)))

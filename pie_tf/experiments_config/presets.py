@@ -1,4 +1,4 @@
-"""Declarative presets of the two studies, and the absl flags that override them.
+"""Declarative presets of the two studies.
 
 A preset is a flat dict of plain values (like a big_vision config): the experiment scripts read
 it and compose the library; they add no logic of their own. Every key is also a command-line flag
@@ -8,17 +8,17 @@ of the script (``--members=5``, ``--sparsities=0.5,0.9``), so any preset value c
 accelerators; ``quick`` is the offline default that runs here in minutes on stand-in data;
 ``tiny`` is for smoke tests (seconds).
 
-Our choices where the papers are silent are marked "ours" next to the value.
+Where the papers are silent the value is marked "ours".
 """
 from __future__ import annotations
 
 import copy
 
-__all__ = ["CELEBA_BIAS", "IMAGENET_PIE", "get", "define_flags", "resolve"]
+__all__ = ["CELEBA_BIAS", "IMAGENET_PIE", "get"]
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 # Characterising Bias in Compressed Models (Hooker, Moorosi, Clark, Bengio, Denton 2020)
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 _CELEBA_PAPER = dict(
     dataset="celeb_a",            # tfds celeb_a (prepare it by hand: see docs/data.md)
     data_dir="",                  # tfds data dir ("" = tfds default)
@@ -37,12 +37,12 @@ _CELEBA_PAPER = dict(
     learning_rate=0.1,            # ours: SGD momentum 0.9, cosine decay
     sparsities=[0.3, 0.5, 0.7, 0.9, 0.95, 0.99],  # the paper's pruning levels
     prune_mode="during_training",  # the paper prunes during training (Zhu & Gupta schedule)
-    fine_tune_epochs=2,           # prune_mode=fine_tune only
-    qat=True,                     # quantization-aware training (int8), one population
-    qat_epochs=2,                 # ours: QAT fine-tunes each seed's dense member
-    post_training=["dynamic", "int8"],  # the paper's post-training quantization (TFLite)
+    fine_tune_epochs=2,           # ours: fine-tuning of pruned (prune_mode=fine_tune) and QAT
+    fine_tune_learning_rate=0.01,  # ours
+    qat=True,                     # quantization-aware training (int8) of each dense member
+    post_training=["dynamic", "int8"],  # the paper's post-training quantization of dense (TFLite)
     calibration_examples=100,     # the paper calibrates int8 on the first 100 train images
-    deploy=True,                  # export each compressed variant to TFLite and evaluate it
+    deploy_mode="int8",           # TFLite export of every compressed variant ("" = none)
     n_bootstrap=1000,             # over-index confidence intervals
     alpha=0.05,                   # significance level of the class tests (the paper's)
     exemplars=24,                 # images in each exemplar grid of the report
@@ -65,7 +65,7 @@ _CELEBA_QUICK = dict(
     sparsities=[0.5, 0.9, 0.99],
     prune_mode="fine_tune",       # prune each seed's dense member: the cheaper route here
     fine_tune_epochs=1,
-    qat_epochs=1,
+    fine_tune_learning_rate=0.01,
     post_training=["int8"],
     n_bootstrap=500,
 )
@@ -82,9 +82,9 @@ _CELEBA_TINY = dict(
 )
 CELEBA_BIAS = {"paper": _CELEBA_PAPER, "quick": _CELEBA_QUICK, "tiny": _CELEBA_TINY}
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 # What Do Compressed Deep Neural Networks Forget? (Hooker, Courville, Clark, Dauphin, Frome 2019)
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 _IMAGENET_C = ["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
                "motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast",
                "elastic_transform", "pixelate", "jpeg_compression"]
@@ -105,14 +105,15 @@ _IMAGENET_PAPER = dict(
     sparsities=[0.1, 0.3, 0.5, 0.7, 0.9],  # the paper's pruning levels
     prune_mode="during_training",  # the paper prunes during training
     fine_tune_epochs=5,
+    fine_tune_learning_rate=0.01,
     qat=False,                    # the PIE paper's populations are pruned ones
-    qat_epochs=2,
     post_training=[],             # the paper's quantization study (float16/dynamic/int8): opt in
     calibration_examples=100,
-    deploy=True,
+    deploy_mode="int8",
     corruption_source="tfds",     # imagenet2012_corrupted from tfds (the published ImageNet-C)
     corruptions=_IMAGENET_C,      # the 15 ImageNet-C corruptions
     severities=[1, 2, 3, 4, 5],
+    corruption_examples=0,        # 0 = the whole evaluation set, corrupted
     imagenet_a=True,              # evaluate on ImageNet-A, logits restricted to its 200 classes
     n_bootstrap=0,
     alpha=0.05,
@@ -142,6 +143,7 @@ _IMAGENET_QUICK = dict(
                  "motion_blur", "zoom_blur", "snow", "fog", "brightness", "contrast",
                  "elastic_transform", "pixelate", "jpeg_compression"],
     severities=[1, 3, 5],
+    corruption_examples=500,      # ours: the first 500 test images, under each corruption
     imagenet_a=False,
 )
 _IMAGENET_TINY = dict(
@@ -153,6 +155,7 @@ _IMAGENET_TINY = dict(
     sparsities=[0.9],
     corruptions=["gaussian_noise", "fog"],
     severities=[3],
+    corruption_examples=64,
     exemplars=6,
 )
 IMAGENET_PIE = {"paper": _IMAGENET_PAPER, "quick": _IMAGENET_QUICK, "tiny": _IMAGENET_TINY}
@@ -195,32 +198,3 @@ def _coerce(key, value, like):
     except (TypeError, ValueError):
         raise ValueError(f"`--{key}`: cannot read {value!r} as {type(like).__name__} "
                          f"(the preset's value is {like!r}).") from None
-
-
-def define_flags(presets, default="quick"):
-    """Define ``--preset`` and one absl flag per preset key (default None = keep the preset's).
-
-    Call once at import of a script. Lists are comma-separated (``--sparsities=0.5,0.9``).
-    """
-    from absl import flags
-
-    flags.DEFINE_enum("preset", default, sorted(presets), "Preset to start from; every other "
-                      "flag below overrides one of its values.")
-    keys = {}
-    for config in presets.values():
-        for key, value in config.items():
-            keys.setdefault(key, value)
-    for key, value in keys.items():
-        shown = ",".join(map(str, value)) if isinstance(value, list) else value
-        help_text = f"Override the preset's {key} (paper preset: {shown!r})."
-        if isinstance(value, list):
-            flags.DEFINE_list(key, None, help_text)
-        else:
-            flags.DEFINE_string(key, None, help_text)
-
-
-def resolve(presets, flag_values):
-    """The preset named by ``--preset`` with every flag that was given applied."""
-    overrides = {key: getattr(flag_values, key) for key in presets[flag_values.preset]
-                 if getattr(flag_values, key) is not None}
-    return get(presets, flag_values.preset, **overrides)
