@@ -18,26 +18,39 @@ __all__ = ["load_split", "model_fn", "recipe", "variants", "run_population",
            "population_stage", "intro", "console_summary"]
 
 
-def load_split(config, split, n_examples, **options):
-    """Raw (uint8) examples of ``split`` of the preset's dataset, the first ``n_examples``.
+def load_split(config, split, n_examples, *, name=None, resize=None, **options):
+    """Raw (uint8) examples of ``split`` of a dataset, the first ``n_examples`` (0: all).
+
+    Parameters
+    ----------
+    config : dict
+        The preset (``dataset``, ``data_dir``, ``seed``, ``image_size``).
+    split : str
+    n_examples : int
+    name : str, optional
+        Dataset to load instead of the preset's (e.g. ``"imagenet_a"``).
+    resize : dict, optional
+        Options of ``pie_tf.data.load`` that size the images; default ``image_size`` of the
+        preset. ``{}`` loads them as stored (ImageNet is cropped by its preprocessing instead).
+    **options
+        Passed to ``pie_tf.data.load`` (e.g. ``target``, ``protected``).
 
     The stand-in is generated at the requested size (its proportions hold for any size); other
     datasets are sliced with tfds' split syntax (``"train[:6000]"``).
     """
     import pie_tf.data
 
+    name = name or config["dataset"]
     kwargs = dict(options)
     if config.get("data_dir"):
         kwargs["data_dir"] = os.path.expanduser(config["data_dir"])
-    if config["dataset"] == "celeba_standin":
+    if name == "celeba_standin":
         kwargs.update(seed=config["seed"], image_size=config["image_size"])
         if n_examples:
             kwargs[f"{split}_size"] = n_examples
-        return pie_tf.data.load("celeba_standin", split, **kwargs)
-    if config.get("image_size"):
-        kwargs["image_size"] = config["image_size"]
-    return pie_tf.data.load(config["dataset"], f"{split}[:{n_examples}]" if n_examples else split,
-                            **kwargs)
+        return pie_tf.data.load(name, split, **kwargs)
+    kwargs.update({"image_size": config["image_size"]} if resize is None else resize)
+    return pie_tf.data.load(name, f"{split}[:{n_examples}]" if n_examples else split, **kwargs)
 
 
 def model_fn(config, input_shape, num_classes):

@@ -71,12 +71,14 @@ _CELEBA_QUICK = dict(
 )
 _CELEBA_TINY = dict(
     _CELEBA_QUICK,
-    train_examples=256,
+    train_examples=192,
     eval_examples=128,
-    members=2,
+    members=2,                    # the fewest for which the class t-tests are defined
     epochs=1,
     batch_size=64,
     sparsities=[0.9],
+    qat=False,                    # tiny: one compressed variant and its TFLite export only
+    post_training=[],
     n_bootstrap=50,
     exemplars=6,
 )
@@ -148,11 +150,13 @@ _IMAGENET_QUICK = dict(
 )
 _IMAGENET_TINY = dict(
     _IMAGENET_QUICK,
-    train_examples=256,
+    train_examples=192,
     eval_examples=128,
     members=2,
     epochs=1,
     sparsities=[0.9],
+    post_training=[],
+    deploy_mode="",               # tiny: TFLite deployment is exercised by celeba_bias's tiny
     corruptions=["gaussian_noise", "fog"],
     severities=[3],
     corruption_examples=64,

@@ -226,10 +226,10 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
     known = {s.table for s in SECTIONS}
     for spec in SECTIONS:
         frame = tables.get(spec.table)
-        if frame is None:
+        if frame is None or frame.empty:  # not measured in this study (CSV still written)
             continue
         figs = []
-        if spec.figure is not None and not frame.empty:
+        if spec.figure is not None:
             figs.append(save(spec.table, spec.figure(tables, {"sparsity": sparsity}),
                              spec.heading))
         if spec.table == "pie":
@@ -248,7 +248,8 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         sections.append(dict(id="per_member", heading="Per-member tables (CSV)",
                              text="Every member's figures behind the means above.",
                              tables=[f"<ul>{links}</ul>"]))
-    others = [name for name in tables if name not in known and name not in csv_only]
+    others = [name for name in tables
+              if name not in known and name not in csv_only and not tables[name].empty]
     if others:
         sections.append(dict(id="other_tables", heading="Other tables", tables=[
             f"<h3>{name}</h3>" + table_html(tables[name], max_rows=max_rows,

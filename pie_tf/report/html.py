@@ -19,7 +19,9 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
 table.pie-table { border-collapse: collapse; font-size: 0.85em; margin: .5em 0 1em 0; }
-table.pie-table th, table.pie-table td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+div.table-wrap { overflow-x: auto; max-width: 100%; }
+table.pie-table th, table.pie-table td { border: 1px solid #ccc; padding: 2px 6px; text-align: right;
+       white-space: nowrap; }
 table.pie-table th { background: #f0f0f0; }
 table.pie-table tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -52,7 +54,7 @@ def table_html(frame, *, max_rows=40, csv_name=None, float_format="{:.4g}"):
         count = f"First {max_rows} of {len(frame)} rows." if len(frame) > max_rows else \
             f"{len(frame)} rows."
         note = f'<p class="note">{count}{where}</p>'
-    return body + note
+    return f'<div class="table-wrap">{body}</div>' + note
 
 
 def page_html(title, sections, *, intro=""):
