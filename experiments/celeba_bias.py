@@ -28,8 +28,6 @@ EVAL_SET = "test"
 def main(argv):
     del argv
     import pie_tf.data
-    import pie_tf.report
-    from pie_tf.audit import Audit
     from pie_tf.population import Population
     from pie_tf.store import PredictionStore
 
@@ -58,25 +56,14 @@ def main(argv):
     if not compose.run_population(population, FLAGS, logging.warning):
         return
 
-    # audit: dense against every compressed variant; each TFLite export against its source
-    audit_kwargs = dict(alpha=config["alpha"], n_bootstrap=config["n_bootstrap"],
-                        seed=config["seed"], class_names=list(info.class_names))
-    audit = Audit.from_store(store, EVAL_SET, variants=audited, protected=config["protected"],
-                             target_name=config["target"], **audit_kwargs)
-    tables = audit.to_frames()
-    tables.update(compose.deployment_tables(store, EVAL_SET, deployments, audit_kwargs))
-
-    # report
-    shown = compose.exemplar_variants(audited)
-    ids = tables["pie"].query("pie and variant in @shown").groupby("variant", sort=False).head(
-        config["exemplars"])["id"]
-    report = pie_tf.report.write_report(
-        tables, FLAGS.out_dir, title=f"Bias of compressed models: {config['target']} on "
-        f"{config['dataset']} ({FLAGS.preset} preset)",
-        intro=compose.intro(config, info, FLAGS.preset, audit),
-        images=compose.exemplar_images(evaluation, ids), class_names=list(info.class_names),
-        sparsity=compose.sparsity_axis(audited), max_exemplars=config["exemplars"],
-        exemplar_variants=shown)
+    # audit (dense against every compressed variant; each TFLite export against its source)
+    # and the report
+    tables, report = compose.audit_and_report(
+        store, EVAL_SET, evaluation, config, info, audited=audited, deployments=deployments,
+        out_dir=FLAGS.out_dir, preset=FLAGS.preset,
+        title=f"Bias of compressed models: {config['target']} on {config['dataset']} "
+              f"({FLAGS.preset} preset)",
+        protected=config["protected"], target_name=config["target"])
     print(compose.console_summary(tables, report))
 
 

@@ -28,8 +28,6 @@ def main(argv):
     del argv
     import pie_tf.corruptions
     import pie_tf.data
-    import pie_tf.report
-    from pie_tf.audit import Audit
     from pie_tf.population import Population
     from pie_tf.store import PredictionStore
 
@@ -80,27 +78,14 @@ def main(argv):
     if not compose.run_population(population, FLAGS, logging.warning):
         return
 
-    # audit: dense against every compressed variant, clean and corrupted; exports against sources
-    audit_kwargs = dict(alpha=config["alpha"], n_bootstrap=config["n_bootstrap"],
-                        seed=config["seed"], class_names=list(info.class_names))
-    audit = Audit.from_store(store, config["eval_split"], variants=audited,
-                             corruption_sets=corruption_sets,
-                             imagenet_a_set="imagenet_a" if config["imagenet_a"] else None,
-                             **audit_kwargs)
-    tables = audit.to_frames()
-    tables.update(compose.deployment_tables(store, config["eval_split"], deployments,
-                                            audit_kwargs))
-
-    # report
-    shown = compose.exemplar_variants(audited)
-    ids = tables["pie"].query("pie and variant in @shown").groupby("variant", sort=False).head(
-        config["exemplars"])["id"]
-    report = pie_tf.report.write_report(
-        tables, FLAGS.out_dir, title=f"What compressed models forget: {config['dataset']} "
-        f"({FLAGS.preset} preset)", intro=compose.intro(config, info, FLAGS.preset, audit),
-        images=compose.exemplar_images(evaluation, ids), class_names=list(info.class_names),
-        sparsity=compose.sparsity_axis(audited), max_exemplars=config["exemplars"],
-        exemplar_variants=shown)
+    # audit (dense against every compressed variant, clean, corrupted and on ImageNet-A; each
+    # TFLite export against its source) and the report
+    tables, report = compose.audit_and_report(
+        store, config["eval_split"], evaluation, config, info, audited=audited,
+        deployments=deployments, out_dir=FLAGS.out_dir, preset=FLAGS.preset,
+        title=f"What compressed models forget: {config['dataset']} ({FLAGS.preset} preset)",
+        corruption_sets=corruption_sets,
+        imagenet_a_set="imagenet_a" if config["imagenet_a"] else None)
     print(compose.console_summary(tables, report))
 
 

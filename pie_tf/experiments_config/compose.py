@@ -252,3 +252,46 @@ def console_summary(tables, report):
                       .to_string(index=False, float_format="%.4f")]
     lines += ["", f"Report: {report.html}", f"Tables: {report.html.parent / 'tables'}"]
     return "\n".join(lines)
+
+
+def audit_and_report(store, eval_set, evaluation, config, info, *, audited, deployments, out_dir,
+                     title, preset, **audit_options):
+    """Audit the store (dense against ``audited``, each export against its source) and report.
+
+    Parameters
+    ----------
+    store : PredictionStore
+    eval_set : str
+        The stored evaluation set the audit is about.
+    evaluation : tf.data.Dataset
+        Its raw examples, read only for the images of the exemplars the report draws.
+    config, info : the preset and the dataset's ``pie_tf.data.DatasetInfo``
+    audited, deployments : from :func:`variants`
+    out_dir, title, preset : where the report goes, its title, the preset's name
+    **audit_options
+        Study-specific arguments of ``Audit.from_store`` (``protected``, ``target_name``,
+        ``corruption_sets``, ``imagenet_a_set``).
+
+    Returns
+    -------
+    tables : dict str -> DataFrame (``Audit.to_frames()`` and :func:`deployment_tables`)
+    report : pie_tf.report.Report
+    """
+    import pie_tf.report
+    from pie_tf.audit import Audit
+
+    audit_kwargs = dict(alpha=config["alpha"], n_bootstrap=config["n_bootstrap"],
+                        seed=config["seed"], class_names=list(info.class_names))
+    audit = Audit.from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
+    tables = audit.to_frames()
+    tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))
+    shown = exemplar_variants(audited)
+    pie = tables["pie"]
+    ids = pie[pie["pie"] & pie["variant"].isin(shown)].groupby("variant", sort=False).head(
+        config["exemplars"])["id"]
+    report = pie_tf.report.write_report(
+        tables, out_dir, title=title, intro=intro(config, info, preset, audit),
+        images=exemplar_images(evaluation, ids), class_names=list(info.class_names),
+        sparsity=sparsity_axis(audited), max_exemplars=config["exemplars"],
+        exemplar_variants=shown)
+    return tables, report

@@ -14,9 +14,15 @@ STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 STAGES = ("all", "train", "report")
 
 
-def define_flags(presets, *, default_preset="quick", default_out_dir):
-    """Define ``--preset``, one flag per preset key, and the run flags. Call once per script."""
-    from absl import flags
+def define_flags(presets, *, default_preset="quick", default_out_dir, flag_values=None):
+    """Define ``--preset``, one flag per preset key, and the run flags. Call once per script.
+
+    ``flag_values`` defaults to absl's global ``flags.FLAGS``.
+    """
+    from absl import flags as absl_flags
+
+    fv = absl_flags.FLAGS if flag_values is None else flag_values
+    flags = _Definer(absl_flags, fv)
 
     flags.DEFINE_enum("preset", default_preset, sorted(presets),
                       "Preset to start from; every flag below that is given overrides one of its "
@@ -46,6 +52,18 @@ def define_flags(presets, *, default_preset="quick", default_out_dir):
             flags.DEFINE_list(key, None, help_text)
         else:
             flags.DEFINE_string(key, None, help_text)
+
+
+class _Definer:
+    """absl's DEFINE_* functions bound to one FlagValues."""
+
+    def __init__(self, module, flag_values):
+        self._module, self._flag_values = module, flag_values
+
+    def __getattr__(self, name):
+        import functools
+
+        return functools.partial(getattr(self._module, name), flag_values=self._flag_values)
 
 
 def resolve(presets, flag_values):
