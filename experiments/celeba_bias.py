@@ -1,6 +1,6 @@
 """Characterising Bias in Compressed Models (Hooker et al. 2020), end to end.
 
-    python experiments/celeba_bias.py                       # quick preset: offline stand-in, minutes
+    python experiments/celeba_bias.py                       # quick preset: offline, minutes
     python experiments/celeba_bias.py --preset=paper --data_dir=~/tensorflow_datasets
     python experiments/celeba_bias.py --preset=paper --shard=3/8 --stage=train   # one of 8 jobs
     python experiments/celeba_bias.py --members=10 --sparsities=0.9,0.95       # any preset value

@@ -102,7 +102,8 @@ def overindex_figure(overindex, *, ratio="overindex", low="ci_low", high="ci_hig
     ----------
     overindex : DataFrame
         One row per (variant, group) with columns ``group``, ``overindex`` (the ratio),
-        ``ci_low``, ``ci_high``; rows whose ratio is undefined (NaN: no CIEs, empty group) are drawn as gaps.
+        ``ci_low``, ``ci_high``; rows whose ratio is undefined (NaN: no CIEs, empty group)
+        are drawn as gaps.
 
     Returns
     -------

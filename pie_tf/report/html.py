@@ -20,8 +20,8 @@ h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
 table.pie-table { border-collapse: collapse; font-size: 0.85em; margin: .5em 0 1em 0; }
 div.table-wrap { overflow-x: auto; max-width: 100%; }
-table.pie-table th, table.pie-table td { border: 1px solid #ccc; padding: 2px 6px; text-align: right;
-       white-space: nowrap; }
+table.pie-table th, table.pie-table td { border: 1px solid #ccc; padding: 2px 6px;
+       text-align: right; white-space: nowrap; }
 table.pie-table th { background: #f0f0f0; }
 table.pie-table tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }

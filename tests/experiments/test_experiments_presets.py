@@ -55,7 +55,8 @@ def test_variants_of_a_study():
                            ("prune_ft@0.9", "prune_ft@0.9+tflite_int8"),
                            ("qat_int8", "qat_int8+tflite_int8")]
     assert everything == ["dense", *audited, *(d for _, d in deployments)]
-    assert compose.sparsity_axis(audited) == {"dense": 0.0, "prune_ft@0.5": 0.5, "prune_ft@0.9": 0.9}
+    assert compose.sparsity_axis(audited) == {"dense": 0.0, "prune_ft@0.5": 0.5,
+                                              "prune_ft@0.9": 0.9}
     assert compose.exemplar_variants(audited) == ["prune_ft@0.9", "dense+tflite_int8"]
     _, audited, deployments = compose.variants(get(CELEBA_BIAS, "paper", deploy_mode=""))
     assert audited[:2] == ["prune@0.3", "prune@0.5"] and deployments == []

@@ -20,7 +20,8 @@ _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no
           "--disable-extensions", "--hide-scrollbars"]
 _PROBE = """<script>
 for (const img of document.images) {
-  img.setAttribute('data-natural', img.complete ? img.naturalWidth + 'x' + img.naturalHeight : 'pending');
+  img.setAttribute('data-natural',
+                   img.complete ? img.naturalWidth + 'x' + img.naturalHeight : 'pending');
 }
 document.body.setAttribute('data-probed', 'yes');
 </script>"""

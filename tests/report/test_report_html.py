@@ -12,6 +12,7 @@ from pie_tf import report
 from tests.report._chromium import dump_dom, require_chromium, screenshot
 
 VARIANTS = ["prune_0.5", "prune_0.9"]
+SIGNIFICANT_RGB = (0xc0 / 255, 0x39 / 255, 0x2b / 255)  # the figure's colour of significant bars
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def tables():
                               "overindex": ratio, "ci_low": ratio * 0.7, "ci_high": ratio * 1.4})
     n = 2 * 3 * 2
     group_rates = pd.DataFrame({
-        "variant": np.repeat(VARIANTS, 6), "group": np.tile(np.repeat(["all", "Male", "not Male"], 2), 2),
+        "variant": np.repeat(VARIANTS, 6),
+        "group": np.tile(np.repeat(["all", "Male", "not Male"], 2), 2),
         "metric": ["false_positive_rate", "false_negative_rate"] * 6,
         "dense_mean": np.tile(rng.uniform(0, .3, 6), 2), "dense_std": 0.01,
         "compressed_mean": rng.uniform(0, .3, n), "compressed_std": 0.02})
@@ -42,7 +44,8 @@ def tables():
     pie = pd.DataFrame({"variant": "prune_0.9", "id": np.arange(40) + 1000,
                         "label": rng.integers(0, 10, 40), "dense_mode": rng.integers(0, 10, 40),
                         "compressed_mode": rng.integers(0, 10, 40), "pie": np.arange(40) % 3 == 0})
-    summary = pd.DataFrame({"population": ["dense", *VARIANTS], "accuracy": [0.9137, 0.9021, 0.8712]})
+    summary = pd.DataFrame({"population": ["dense", *VARIANTS],
+                            "accuracy": [0.9137, 0.9021, 0.8712]})
     return dict(summary=summary, class_impact=class_impact, overindex=overindex,
                 group_rates=group_rates, robustness=robustness,
                 robustness_summary=robustness_summary, loyalty_by_member=loyalty_by_member, pie=pie,
@@ -89,10 +92,11 @@ def test_class_figure_marks_exactly_the_significant_classes(tables):
     fig = report.class_change_figure(frame)
     for ax, variant in zip(fig.axes, VARIANTS):
         rows = frame[frame["variant"] == variant]
-        red = [p for p in ax.patches if np.allclose(p.get_facecolor()[:3], (0xc0 / 255, 0x39 / 255, 0x2b / 255))]
+        red = [p for p in ax.patches if np.allclose(p.get_facecolor()[:3], SIGNIFICANT_RGB)]
         assert len(red) == rows["significant"].sum()
         heights = sorted(p.get_height() for p in red)
-        np.testing.assert_allclose(heights, sorted(rows.loc[rows["significant"], "normalized_change"]))
+        np.testing.assert_allclose(
+            heights, sorted(rows.loc[rows["significant"], "normalized_change"]))
         assert f"{rows['significant'].sum()} of 10 classes significant" in ax.get_title()
     plt.close(fig)
 
