@@ -59,6 +59,8 @@ def main(argv):
                 corrupted = pie_tf.corruptions.corrupt_dataset(clean, corruption, severity,
                                                                seed=config["seed"])
             eval_sets[name] = pie_tf.data.preprocess(corrupted, eval_step)
+            if config["cache_corrupted"]:
+                eval_sets[name] = eval_sets[name].cache()
     class_subsets = {}
     if config["imagenet_a"]:
         eval_sets["imagenet_a"] = pie_tf.data.preprocess(

@@ -116,6 +116,7 @@ _IMAGENET_PAPER = dict(
     corruptions=_IMAGENET_C,      # the 15 ImageNet-C corruptions
     severities=[1, 2, 3, 4, 5],
     corruption_examples=0,        # 0 = the whole evaluation set, corrupted
+    cache_corrupted=False,        # keep corrupted sets in memory (small sets only)
     imagenet_a=True,              # evaluate on ImageNet-A, logits restricted to its 200 classes
     n_bootstrap=0,
     alpha=0.05,
@@ -146,6 +147,7 @@ _IMAGENET_QUICK = dict(
                  "elastic_transform", "pixelate", "jpeg_compression"],
     severities=[1, 3, 5],
     corruption_examples=500,      # ours: the first 500 test images, under each corruption
+    cache_corrupted=True,         # corrupt once, not once per member
     imagenet_a=False,
 )
 _IMAGENET_TINY = dict(
