@@ -35,7 +35,9 @@ _API = {
     "export_tflite": ("pie_tf.export.tflite", "export_tflite"),
     "TFLiteModel": ("pie_tf.export.tflite", "TFLiteModel"),
     "compare_deployment": ("pie_tf.export.compare", "compare_deployment"),
-    "audit": ("pie_tf.audit", "audit"),
+    # The audit package module is callable (pie_tf.audit(...) builds an Audit) and also holds
+    # the audit functions, so the name resolves to the module, not to the function.
+    "audit": ("pie_tf.audit", None),
     "Audit": ("pie_tf.audit", "Audit"),
     "PredictionStore": ("pie_tf.store", "PredictionStore"),
     "data": ("pie_tf.data", None),

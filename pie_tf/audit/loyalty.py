@@ -7,9 +7,10 @@ distributions coincide; ``scipy.spatial.distance.jensenshannon`` already returns
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
-__all__ = ["label_loyalty", "probability_loyalty"]
+__all__ = ["label_loyalty", "probability_loyalty", "member_loyalty"]
 
 
 def _as_probabilities(x, argname):
@@ -69,3 +70,38 @@ def probability_loyalty(probabilities, reference_probabilities):
     p, q = np.broadcast_arrays(p, q)
     distance = jensenshannon(p, q, base=2, axis=-1)
     return 1.0 - np.clip(np.nan_to_num(distance, nan=0.0), 0.0, 1.0)
+
+
+def member_loyalty(predictions, reference_labels, probabilities=None,
+                   reference_probabilities=None):
+    """Each member's loyalty to a reference population, averaged over examples.
+
+    Label loyalty is measured against the reference population's modal label, probability
+    loyalty against its mean class distribution (Hooker et al. compare with the dense
+    population, not with one dense model, so the score does not depend on which seed is taken).
+
+    Parameters
+    ----------
+    predictions : ndarray of int, shape (n_members, n_examples)
+    reference_labels : ndarray of int, shape (n_examples,)
+        E.g. the dense population's modal labels.
+    probabilities : ndarray of shape (n_members, n_examples, n_classes), optional
+    reference_probabilities : ndarray of shape (n_examples, n_classes), optional
+        E.g. the dense population's mean distribution. Both or neither.
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``member, label_loyalty, probability_loyalty`` (the latter
+    NaN when no probabilities are given).
+    """
+    if (probabilities is None) != (reference_probabilities is None):
+        raise ValueError("`probabilities` and `reference_probabilities` must be given together.")
+    predictions = np.asarray(predictions)
+    label = label_loyalty(predictions, np.asarray(reference_labels)[None, :]).mean(axis=1)
+    prob = np.full(predictions.shape[0], np.nan)
+    if probabilities is not None:
+        # Member by member keeps memory at one (n_examples, n_classes) float64 array.
+        prob = np.array([probability_loyalty(p, reference_probabilities).mean()
+                         for p in probabilities])
+    return pd.DataFrame({"member": np.arange(predictions.shape[0]), "label_loyalty": label,
+                         "probability_loyalty": prob})
