@@ -74,6 +74,7 @@ def recipe(config):
                   learning_rate=config["learning_rate"], lr_schedule="cosine",
                   finetune_epochs=config["fine_tune_epochs"],
                   finetune_learning_rate=config["fine_tune_learning_rate"],
+                  prune_end=config["prune_end"],
                   calibration_examples=config["calibration_examples"])
 
 

@@ -37,6 +37,7 @@ _CELEBA_PAPER = dict(
     learning_rate=0.1,            # ours: SGD momentum 0.9, cosine decay
     sparsities=[0.3, 0.5, 0.7, 0.9, 0.95, 0.99],  # the paper's pruning levels
     prune_mode="during_training",  # the paper prunes during training (Zhu & Gupta schedule)
+    prune_end=0.8,                # ours: the sparsity ramp ends at 80% of the (pruning) run
     fine_tune_epochs=2,           # ours: fine-tuning of pruned (prune_mode=fine_tune) and QAT
     fine_tune_learning_rate=0.01,  # ours
     qat=True,                     # quantization-aware training (int8) of each dense member
@@ -52,20 +53,23 @@ _CELEBA_QUICK = dict(
     _CELEBA_PAPER,
     dataset="celeba_standin",     # offline stand-in with CelebA's group structure (not CelebA)
     image_size=32,
-    train_examples=6000,
+    train_examples=5000,
     eval_split="test",
     eval_examples=2000,
-    model="small_resnet",
+    model="small_resnet",         # depth 8, width 8: 20k parameters
     resnet_depth=8,
     resnet_width=8,
     members=5,
     epochs=3,
     batch_size=64,
     learning_rate=0.05,
-    sparsities=[0.5, 0.9, 0.99],
+    # A 20k-parameter ResNet keeps its accuracy to ~80% sparsity here and collapses to the
+    # majority class at 90% (measured); the paper's ResNet-18 has 11M parameters to lose.
+    sparsities=[0.5, 0.8],
     prune_mode="fine_tune",       # prune each seed's dense member: the cheaper route here
+    prune_end=0.5,                # the ramp ends half way, the rest of the epoch recovers
     fine_tune_epochs=1,
-    fine_tune_learning_rate=0.01,
+    fine_tune_learning_rate=0.05,
     post_training=["int8"],
     n_bootstrap=500,
 )
@@ -106,6 +110,7 @@ _IMAGENET_PAPER = dict(
     learning_rate=0.4,            # ours: SGD momentum 0.9, cosine decay (0.1 per 256)
     sparsities=[0.1, 0.3, 0.5, 0.7, 0.9],  # the paper's pruning levels
     prune_mode="during_training",  # the paper prunes during training
+    prune_end=0.8,                # ours
     fine_tune_epochs=5,
     fine_tune_learning_rate=0.01,
     qat=False,                    # the PIE paper's populations are pruned ones
@@ -137,9 +142,11 @@ _IMAGENET_QUICK = dict(
     epochs=3,
     batch_size=64,
     learning_rate=0.05,
-    sparsities=[0.5, 0.9],
+    sparsities=[0.5, 0.8],        # see the CelebA quick preset
     prune_mode="fine_tune",
+    prune_end=0.5,
     fine_tune_epochs=1,
+    fine_tune_learning_rate=0.05,
     post_training=["int8"],
     corruption_source="pie_tf",   # pie_tf.corruptions on the clean evaluation set
     corruptions=["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur",
