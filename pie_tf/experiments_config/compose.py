@@ -37,9 +37,22 @@ def load_split(config, split, n_examples, *, name=None, resize=None, **options):
 
     The stand-in is generated at the requested size (its proportions hold for any size); other
     datasets are sliced with tfds' split syntax (``"train[:6000]"``).
+
+    Raises
+    ------
+    SystemExit
+        The dataset is not prepared: the data layer's message (what to download, where to put
+        it, which command prepares it) ends the script without a traceback.
     """
     import pie_tf.data
 
+    try:
+        return _load(pie_tf.data, config, split, n_examples, name, resize, options)
+    except pie_tf.data.DatasetNotPreparedError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def _load(data, config, split, n_examples, name, resize, options):
     name = name or config["dataset"]
     kwargs = dict(options)
     if config.get("data_dir"):
@@ -48,9 +61,9 @@ def load_split(config, split, n_examples, *, name=None, resize=None, **options):
         kwargs.update(seed=config["seed"], image_size=config["image_size"])
         if n_examples:
             kwargs[f"{split}_size"] = n_examples
-        return pie_tf.data.load(name, split, **kwargs)
+        return data.load(name, split, **kwargs)
     kwargs.update({"image_size": config["image_size"]} if resize is None else resize)
-    return pie_tf.data.load(name, f"{split}[:{n_examples}]" if n_examples else split, **kwargs)
+    return data.load(name, f"{split}[:{n_examples}]" if n_examples else split, **kwargs)
 
 
 def model_fn(config, input_shape, num_classes):

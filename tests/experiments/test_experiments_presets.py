@@ -79,3 +79,9 @@ def test_bad_values_name_the_flag():
         make_strategy("gpu-cluster")
     with pytest.raises(ValueError, match="--model"):
         compose.model_fn(get(CELEBA_BIAS, "quick", model="vgg"), (32, 32, 1), 2)
+
+
+def test_unprepared_dataset_ends_the_script_with_instructions(tmp_path):
+    config = get(CELEBA_BIAS, "paper", data_dir=str(tmp_path))
+    with pytest.raises(SystemExit, match="celeb_a is not prepared.*manual"):
+        compose.load_split(config, "train", 0, target="Blond_Hair", protected=["Male", "Young"])
