@@ -1,0 +1,198 @@
+"""Public entry points: ``corrupt``, ``corruption_fn``, ``corrupt_dataset``.
+
+Conventions
+-----------
+* Images are (B, H, W, C), C = 1 or 3, any H, W >= 8. ``uint8`` in -> ``uint8`` out, quantised
+  by truncation (``np.uint8`` of the float result, as ImageNet-C made its files; a 1e-3 guard
+  keeps float32 round-off from turning an exact k into k - 1). Floating images are taken to be
+  in [0, 1] (TensorFlow's image convention; ``corrupt`` refuses eager input above 1) and come
+  back in [0, 1] with the same dtype, unquantised.
+* Randomness is stateless and per example: example ``i`` gets the seed pair
+  ``(seed, fingerprint(id_i) XOR tag(name, severity))``, where ``fingerprint`` is TensorFlow's
+  FarmHash of the id's string form (``tf.strings.to_hash_bucket_fast``, stable across runs and
+  platforms). ``corrupt`` uses the position in the batch as the id, so ``corrupt(images)`` and
+  ``corrupt_dataset`` over a dataset whose ids are 0..N-1 agree; ``corrupt_dataset`` uses the
+  example's ``id``, so its output does not depend on batching, order or sharding.
+"""
+from __future__ import annotations
+
+import zlib
+
+import tensorflow as tf
+
+from pie_tf.corruptions import _params, blur, digital, noise, weather
+
+CORRUPTIONS = (
+    "gaussian_noise", "shot_noise", "impulse_noise",
+    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
+    "snow", "frost", "fog", "brightness",
+    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
+)
+EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+
+_FUNCTIONS = {
+    "gaussian_noise": noise.gaussian_noise, "shot_noise": noise.shot_noise,
+    "impulse_noise": noise.impulse_noise, "speckle_noise": noise.speckle_noise,
+    "defocus_blur": blur.defocus_blur, "glass_blur": blur.glass_blur,
+    "motion_blur": blur.motion_blur, "zoom_blur": blur.zoom_blur,
+    "gaussian_blur": blur.gaussian_blur,
+    "snow": weather.snow, "frost": weather.frost, "fog": weather.fog,
+    "brightness": weather.brightness, "spatter": weather.spatter,
+    "contrast": digital.contrast, "elastic_transform": digital.elastic_transform,
+    "pixelate": digital.pixelate, "jpeg_compression": digital.jpeg_compression,
+    "saturate": digital.saturate,
+}
+_NEEDS_TABLE = {"frost", "elastic_transform", "pixelate"}
+_MIN_SIDE = 8
+
+
+def _check_name_severity(name, severity):
+    valid = CORRUPTIONS + EXTRA_CORRUPTIONS
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"name must be one of {', '.join(valid)}; got {name!r}")
+    if name not in _FUNCTIONS:  # pragma: no cover - every valid name is registered
+        raise NotImplementedError(f"corruption {name!r} is not available")
+    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
+        raise ValueError(f"severity must be an integer in 1..5; got {severity!r}")
+
+
+def _check_images(images, argname="images"):
+    if images.shape.rank != 4:
+        raise ValueError(f"{argname} must have rank 4 (B, H, W, C); got shape {images.shape}")
+    h, w, c = images.shape[1], images.shape[2], images.shape[3]
+    if c not in (1, 3):
+        raise ValueError(f"{argname} must have 1 or 3 channels (last axis); got {c}")
+    if h is None or w is None:
+        raise ValueError(f"{argname} must have a static height and width; got {images.shape}")
+    if min(h, w) < _MIN_SIDE:
+        raise ValueError(f"{argname} must be at least {_MIN_SIDE}x{_MIN_SIDE}; got {h}x{w}")
+    if not (images.dtype == tf.uint8 or images.dtype.is_floating):
+        raise TypeError(f"{argname} must be uint8 or floating point; got {images.dtype.name}")
+
+
+def _tag(name, severity):
+    return zlib.crc32(f"{name}/{severity}".encode()) * 8 + severity
+
+
+def example_seeds(ids, seed, name, severity):
+    """Per-example stateless seeds (B, 2) int64 from ids (B,) of any dtype.
+
+    ``(seed, FarmHash64(str(id)) XOR tag(name, severity))``: independent of batching, and
+    different corruptions of one example draw unrelated noise.
+    """
+    ids = tf.convert_to_tensor(ids)
+    text = ids if ids.dtype == tf.string else tf.strings.as_string(ids)
+    hashed = tf.strings.to_hash_bucket_fast(text, 2 ** 62)
+    mixed = tf.bitwise.bitwise_xor(hashed, tf.constant(_tag(name, severity), tf.int64))
+    return tf.stack([tf.fill(tf.shape(mixed), tf.constant(seed, tf.int64)), mixed], axis=1)
+
+
+def _apply(images, name, severity, seeds):
+    """Corrupt a validated (B, H, W, C) batch with per-example ``seeds`` (B, 2)."""
+    h, w = images.shape[1], images.shape[2]
+    params, table, scale = _params.select(name, severity, h, w)
+    x = tf.cast(images, tf.float32)
+    if images.dtype == tf.uint8:
+        x = x / 255.0
+    kwargs = {"table": table} if name in _NEEDS_TABLE else {}
+    y = _FUNCTIONS[name](x, seeds, params, scale, **kwargs)
+    if images.dtype == tf.uint8:
+        return tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 1e-3), tf.uint8)
+    return tf.cast(y, images.dtype)
+
+
+_COMPILED = {}
+
+
+def _compiled(name, severity):
+    key = (name, severity)
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(
+            lambda images, seeds: _apply(images, name, severity, seeds), reduce_retracing=False)
+    return _COMPILED[key]
+
+
+def corrupt(images, name, severity, *, seed=0):
+    """Corrupt a batch of images with one ImageNet-C corruption.
+
+    Parameters
+    ----------
+    images : uint8 or float tensor/array of shape (B, H, W, C)
+        C = 1 or 3, H and W >= 8. Floats are in [0, 1].
+    name : str
+        One of ``CORRUPTIONS`` (the 15 of ImageNet-C) or ``EXTRA_CORRUPTIONS`` (the 4 extra).
+    severity : int
+        1..5. Parameters: ImageNet-C's at 224 px, CIFAR-10-C's at 32 px, the rule of
+        ``pie_tf.corruptions._params`` in between and below.
+    seed : int
+        Same seed, same images in -> same output. Example ``i`` is seeded by ``(seed, i)``.
+
+    Returns
+    -------
+    tensor of shape (B, H, W, C), same dtype as ``images``.
+    """
+    _check_name_severity(name, severity)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int; got {type(seed).__name__}")
+    images = tf.convert_to_tensor(images)
+    _check_images(images)
+    if images.dtype.is_floating and tf.executing_eagerly():
+        top = float(tf.reduce_max(images)) if tf.size(images) > 0 else 0.0
+        if top > 1.0 + 1e-6:
+            raise ValueError(f"float images must be in [0, 1]; got a maximum of {top:g} "
+                             "(divide by 255, or pass uint8)")
+    ids = tf.range(tf.shape(images)[0], dtype=tf.int64)
+    seeds = example_seeds(ids, seed, name, severity)
+    if tf.executing_eagerly():
+        return _compiled(name, severity)(images, seeds)
+    return _apply(images, name, severity, seeds)
+
+
+def corruption_fn(name, severity, seed=0):
+    """A ``tf.data`` map function that corrupts ``example['image']``.
+
+    Takes pie_tf example dicts (``image``, ``label``, optional ``attributes``, ``id``), batched
+    (image (B, H, W, C), id (B,)) or not (image (H, W, C), id scalar), and returns the same dict
+    with only ``image`` replaced. Seeds come from ``id`` (see module notes), so the corrupted
+    example does not depend on batching or order.
+    """
+    _check_name_severity(name, severity)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int; got {type(seed).__name__}")
+
+    def fn(example):
+        if not isinstance(example, dict) or "image" not in example or "id" not in example:
+            raise TypeError("corruption_fn expects example dicts with 'image' and 'id' keys; "
+                            f"got {type(example).__name__}"
+                            + (f" with keys {sorted(example)}" if isinstance(example, dict)
+                               else ""))
+        image = tf.convert_to_tensor(example["image"])
+        ids = tf.convert_to_tensor(example["id"])
+        single = image.shape.rank == 3
+        if single:
+            image, ids = image[None], ids[None]
+        _check_images(image, "example['image']")
+        out = _apply(image, name, severity, example_seeds(ids, seed, name, severity))
+        result = dict(example)
+        result["image"] = out[0] if single else out
+        return result
+
+    return fn
+
+
+def corrupt_dataset(ds, name, severity, seed=0):
+    """The dataset with every ``image`` corrupted; ids, labels and attributes unchanged.
+
+    Parameters
+    ----------
+    ds : tf.data.Dataset of pie_tf example dicts, batched or not.
+    name, severity, seed : see ``corrupt``.
+
+    Returns
+    -------
+    tf.data.Dataset with the same element structure, order and ids.
+    """
+    if not isinstance(ds, tf.data.Dataset):
+        raise TypeError(f"ds must be a tf.data.Dataset; got {type(ds).__name__}")
+    return ds.map(corruption_fn(name, severity, seed), num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True)
