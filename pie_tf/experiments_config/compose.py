@@ -294,8 +294,11 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     import pie_tf.report
     from pie_tf.audit import Audit
 
+    # The store holds softmax outputs. Said explicitly: int8 TFLite outputs are quantized in steps
+    # of 1/256 and sum to 0.996, which "auto" would take for logits and softmax again.
     audit_kwargs = dict(alpha=config["alpha"], n_bootstrap=config["n_bootstrap"],
-                        seed=config["seed"], class_names=list(info.class_names))
+                        seed=config["seed"], class_names=list(info.class_names),
+                        scores_kind="probabilities")
     audit = Audit.from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
     tables = audit.to_frames()
     tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))

@@ -3,6 +3,7 @@ checked against the prediction store it came from; then a resumed run that train
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import jensenshannon
 
 from pie_tf.store import PredictionStore
 from tests.experiments._study_run import member_accuracy, modal, run_script
@@ -73,6 +74,12 @@ def test_tables_agree_with_the_store(study):
     assert deployment["n_deployment_exemplars"] == (modal(pruned) != modal(exported)).sum()
     assert deployment["tflite_accuracy_all"] == pytest.approx(member_accuracy(exported, labels))
     assert len(tables["deployment_exemplars"]) == deployment["n_deployment_exemplars"]
+    # probability loyalty of the int8 export to its source's mean distribution; int8 softmax
+    # outputs sum to 1 - 1/256, and must still be read as probabilities
+    source = store.read(PRUNED, "test", ("probs",)).probs.astype(np.float64).mean(axis=0)
+    export_probs = store.read(EXPORT, "test", ("probs",)).probs.astype(np.float64)
+    loyalty = [np.mean(1 - jensenshannon(p, source, axis=1, base=2)) for p in export_probs]
+    assert deployment["probability_loyalty_mean"] == pytest.approx(np.mean(loyalty), abs=1e-6)
     assert (tables["deployment_sizes"]["tflite_bytes"] > 1000).all()
 
 
