@@ -79,7 +79,7 @@ def test_tables_agree_with_the_store(study):
     source = store.read(PRUNED, "test", ("probs",)).probs.astype(np.float64).mean(axis=0)
     export_probs = store.read(EXPORT, "test", ("probs",)).probs.astype(np.float64)
     loyalty = [np.mean(1 - jensenshannon(p, source, axis=1, base=2)) for p in export_probs]
-    assert deployment["probability_loyalty_mean"] == pytest.approx(np.mean(loyalty), abs=1e-6)
+    assert deployment["probability_loyalty_mean"] == pytest.approx(np.mean(loyalty), abs=1e-4)
     assert (tables["deployment_sizes"]["tflite_bytes"] > 1000).all()
 
 
