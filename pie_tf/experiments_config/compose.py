@@ -162,6 +162,29 @@ def run_population(population, flag_values, log):
     return not missing
 
 
+def audit_from_store(store, eval_set, **kwargs):
+    """``Audit.from_store`` reading the stored probabilities as probabilities.
+
+    The store holds softmax outputs, so they are declared as such: left to "auto", the audit
+    would take the dequantized outputs of int8 TFLite models, which move in steps of 1/256 and
+    sum to 1 - 1/256, for logits and apply a softmax to them, giving a wrong probability loyalty.
+    If the audit refuses them as probabilities (rows not summing to one within its tolerance),
+    the audit is built from the top-1 labels alone: probability loyalty is then reported as not
+    computed (its status column says so) rather than computed on distorted distributions.
+    """
+    from absl import logging
+
+    from pie_tf.audit import Audit
+
+    try:
+        return Audit.from_store(store, eval_set, scores_kind="probabilities", **kwargs)
+    except ValueError as err:
+        if "declared probabilities" not in str(err):
+            raise
+        logging.warning("probability loyalty not computed: %s", err)
+        return Audit.from_store(store, eval_set, probabilities=False, **kwargs)
+
+
 def deployment_tables(store, eval_set, deployments, audit_kwargs):
     """Each TFLite export audited against the Keras variant it came from.
 
@@ -177,11 +200,9 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
         that are exemplars; ``deployment_sizes``: the TFLite file size of every member, as the
         population recorded it.
     """
-    from pie_tf.audit import Audit
-
     summaries, exemplars, sizes = [], [], []
     for source, export in deployments:
-        result = Audit.from_store(store, eval_set, dense=source, variants=[export],
+        result = audit_from_store(store, eval_set, dense=source, variants=[export],
                                   corruption_sets=None, **audit_kwargs)
         summary = result.summary().rename(columns=lambda c: c.replace("dense_", "keras_")
                                           .replace("compressed_", "tflite_"))
@@ -292,14 +313,10 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     report : pie_tf.report.Report
     """
     import pie_tf.report
-    from pie_tf.audit import Audit
 
-    # The store holds softmax outputs. Said explicitly: int8 TFLite outputs are quantized in steps
-    # of 1/256 and sum to 0.996, which "auto" would take for logits and softmax again.
     audit_kwargs = dict(alpha=config["alpha"], n_bootstrap=config["n_bootstrap"],
-                        seed=config["seed"], class_names=list(info.class_names),
-                        scores_kind="probabilities")
-    audit = Audit.from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
+                        seed=config["seed"], class_names=list(info.class_names))
+    audit = audit_from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
     tables = audit.to_frames()
     tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))
     shown = exemplar_variants(audited)
