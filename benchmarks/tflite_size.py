@@ -17,7 +17,6 @@ Fashion-MNIST is read from Debian's IDX files (`dataset-fashion-mnist`).
 """
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 import time
@@ -33,6 +32,7 @@ from absl import app, flags, logging  # noqa: E402
 import pie_tf  # noqa: E402
 from pie_tf._keras import keras  # noqa: E402
 from pie_tf.compress.quantize import prunable_kernel_sparsity  # noqa: E402
+from pie_tf.data.fashion_mnist import fashion_mnist_arrays  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST IDX files.")
@@ -46,21 +46,11 @@ flags.DEFINE_integer("batch_size", 128, "Training batch size.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 
 
-def read_idx(path):
-    """An IDX file (gzip) as a numpy array (the data layer's loader replaces this once merged)."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def load_fashion_mnist(data_dir):
     def part(split):
-        images = read_idx(os.path.join(data_dir, f"{split}-images-idx3-ubyte.gz"))
-        labels = read_idx(os.path.join(data_dir, f"{split}-labels-idx1-ubyte.gz"))
+        images, labels = fashion_mnist_arrays(split, data_dir)
         return (images[..., None].astype(np.float32) / 255.0), labels.astype(np.int64)
-    return part("train"), part("t10k")
+    return part("train"), part("test")
 
 
 def small_resnet(num_classes=10):

@@ -1,0 +1,284 @@
+"""Training and prediction steps of one member: no statistics, no store, no scheduling.
+
+Each function takes what it needs (model, data, recipe, strategy) and returns models or arrays.
+Compression comes from pie_tf's own APIs: ``PruneCallback`` and ``clone_dense`` (pie_tf.compress),
+``quantize`` (QAT) and ``export_tflite`` / ``TFLiteModel`` (pie_tf.export).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from pie_tf._keras import check_model, keras, tf
+
+__all__ = ["set_seed", "supervised", "train_batches", "compile_model", "fit",
+           "train_from_scratch", "finetune_pruned", "finetune_qat", "export", "keras_predictor",
+           "tflite_predictor", "describe_eval_set", "predict_eval_set", "calibration_images"]
+
+IMAGE, LABEL, ID, ATTRIBUTES = "image", "label", "id", "attributes"
+
+
+def set_seed(seed):
+    """Seed Python, numpy and TensorFlow's global generator (what Keras initialisers draw from)."""
+    keras.utils.set_random_seed(int(seed))
+
+
+def _is_example_dict(spec):
+    return isinstance(spec, dict) and IMAGE in spec and LABEL in spec
+
+
+def check_dataset(ds, argname):
+    """``ds`` must be an unbatched tf.data.Dataset of pie_tf examples or (image, label) pairs."""
+    if not isinstance(ds, tf.data.Dataset):
+        raise TypeError(f"`{argname}` must be a tf.data.Dataset; got {type(ds).__name__}.")
+    spec = ds.element_spec
+    if _is_example_dict(spec):
+        image_spec, label_spec = spec[IMAGE], spec[LABEL]
+    elif isinstance(spec, tuple) and len(spec) == 2:
+        image_spec, label_spec = spec
+    else:
+        raise TypeError(f"`{argname}` must yield pie_tf examples (dicts with 'image' and 'label') "
+                        f"or (image, label) pairs; its elements are {spec}.")
+    if not isinstance(image_spec, tf.TensorSpec) or image_spec.shape.rank is None or \
+            image_spec.shape.rank < 2 or getattr(label_spec, "shape", None) != ():
+        raise TypeError(f"`{argname}` must be unbatched: one example per element, an image "
+                        f"(H, W, C) and a scalar label; got {image_spec} and {label_spec}.")
+    return ds
+
+
+def supervised(ds):
+    """(image, label) pairs from pie_tf examples (pairs pass through)."""
+    if _is_example_dict(ds.element_spec):
+        return ds.map(lambda ex: (ex[IMAGE], ex[LABEL]), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds
+
+
+def _images(ds):
+    if _is_example_dict(ds.element_spec):
+        return ds.map(lambda ex: ex[IMAGE], num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(lambda x, y: x, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(ds, recipe):
+    if recipe.steps_per_epoch is not None:
+        return recipe.steps_per_epoch
+    n = int(ds.cardinality().numpy())
+    if n < 0:
+        raise ValueError("`train_data` has unknown length (cardinality "
+                         f"{n}); set Recipe.steps_per_epoch.")
+    if n == 0:
+        raise ValueError("`train_data` is empty.")
+    return math.ceil(n / recipe.batch_size)
+
+
+def train_batches(ds, recipe, seed):
+    """Shuffled (seeded), repeated, batched (image, label) pairs; sharded by data across workers."""
+    ds = supervised(ds).shuffle(recipe.shuffle_buffer, seed=int(seed),
+                                reshuffle_each_iteration=True)
+    ds = ds.repeat().batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = True
+    return ds.with_options(options)
+
+
+def _schedule(peak, kind, total_steps):
+    if kind == "cosine":
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps=max(total_steps, 1))
+    if kind == "step":
+        bounds = [max(int(total_steps * 0.5), 1), max(int(total_steps * 0.75), 2)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            bounds, [peak, peak / 10, peak / 100])
+    return peak
+
+
+def compile_model(model, recipe, *, learning_rate, total_steps):
+    """Compile with the recipe's optimizer and schedule (sparse cross-entropy, accuracy)."""
+    lr = _schedule(learning_rate, recipe.lr_schedule, total_steps)
+    decay = recipe.weight_decay or None
+    if recipe.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                                         weight_decay=decay)
+    elif recipe.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(lr, weight_decay=decay)
+    else:
+        optimizer = keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay or 0.004)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits),
+                  metrics=["accuracy"])
+    return model
+
+
+def fit(model, batches, recipe, *, epochs, steps, callbacks=()):
+    """``model.fit`` for ``epochs`` x ``steps``; returns the seconds it took."""
+    start = time.perf_counter()
+    model.fit(batches, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks),
+              verbose=recipe.verbose)
+    return time.perf_counter() - start
+
+
+def _prune_callback(sparsity, recipe):
+    from pie_tf.compress.pruning import PruneCallback
+    return PruneCallback(sparsity, begin=recipe.prune_begin, end=recipe.prune_end)
+
+
+def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, sparsity=None):
+    """A member trained from scratch (dense, or pruned during training to ``sparsity``).
+
+    Returns
+    -------
+    (tf_keras.Model, float)
+        The trained model (built under ``strategy``) and the seconds ``fit`` took.
+    """
+    steps = steps_per_epoch(train_data, recipe)
+    set_seed(seed)
+    with strategy.scope():
+        model = model_fn()
+        check_model(model, "model_fn()")
+        compile_model(model, recipe, learning_rate=recipe.learning_rate,
+                      total_steps=recipe.epochs * steps)
+    callbacks = [] if sparsity is None else [_prune_callback(sparsity, recipe)]
+    seconds = fit(model, train_batches(train_data, recipe, seed), recipe, epochs=recipe.epochs,
+                  steps=steps, callbacks=callbacks)
+    return model, seconds
+
+
+def _finetune(model, train_data, recipe, seed, callbacks):
+    steps = steps_per_epoch(train_data, recipe)
+    with model.distribute_strategy.scope():
+        compile_model(model, recipe, learning_rate=recipe.finetune_learning_rate,
+                      total_steps=recipe.finetune_epochs * steps)
+    return fit(model, train_batches(train_data, recipe, seed), recipe,
+               epochs=recipe.finetune_epochs, steps=steps, callbacks=callbacks)
+
+
+def finetune_pruned(dense, train_data, recipe, seed, sparsity):
+    """A copy of ``dense`` (left untouched) fine-tuned while pruned to ``sparsity``."""
+    from pie_tf.compress.pruning import clone_dense
+    set_seed(seed)
+    model = clone_dense(dense)  # PruneCallback prunes in place: never the dense member itself
+    return model, _finetune(model, train_data, recipe, seed, [_prune_callback(sparsity, recipe)])
+
+
+def finetune_qat(dense, train_data, recipe, seed):
+    """Quantization-aware fine-tuning of a copy of ``dense`` (``pie_tf.quantize``)."""
+    from pie_tf.compress.pruning import clone_dense
+    from pie_tf.compress.quantize import quantize
+    set_seed(seed)
+    with dense.distribute_strategy.scope():
+        model = quantize(clone_dense(dense))
+    return model, _finetune(model, train_data, recipe, seed, [])
+
+
+def calibration_images(train_data, n):
+    """The first ``n`` training images (unshuffled), as Hooker et al. calibrate int8 exports."""
+    return np.concatenate([b.numpy() for b in _images(train_data).take(n).batch(n)])
+
+
+def export(model, mode, calibration):
+    """``pie_tf.export_tflite`` of ``model``; int8 is calibrated on ``calibration`` images."""
+    from pie_tf.export.tflite import export_tflite
+    return export_tflite(model, mode, representative_data=calibration if mode == "int8" else None,
+                         num_calibration_examples=max(len(calibration), 1))
+
+
+def image_spec(ds):
+    """The TensorSpec of one image of ``ds`` (pie_tf examples or pairs)."""
+    spec = ds.element_spec
+    return spec[IMAGE] if _is_example_dict(spec) else spec[0]
+
+
+def keras_predictor(model, from_logits, spec):
+    """images -> float32 probabilities, inference mode, one traced function for every batch.
+
+    ``spec`` is one image's TensorSpec; the function is traced once for any batch size (the last,
+    partial batch included). Called outside any strategy scope, on a model that lives outside any
+    strategy, so it predicts in dataset order on this worker alone.
+    """
+    @tf.function(input_signature=[tf.TensorSpec([None, *spec.shape], spec.dtype)])
+    def predict(images):
+        out = model(images, training=False)
+        return tf.nn.softmax(out, axis=-1) if from_logits else out
+    return lambda images: predict(images).numpy().astype(np.float32)
+
+
+def tflite_predictor(tflite_model, from_logits):
+    """images -> float32 probabilities from a ``pie_tf.TFLiteModel``."""
+    def predict(images):
+        images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+        out = np.asarray(tflite_model.predict(images, batch_size=max(len(images), 1), verbose=0),
+                         dtype=np.float32)
+        if from_logits:
+            out = np.exp(out - out.max(axis=-1, keepdims=True))
+            out /= out.sum(axis=-1, keepdims=True)
+        return out
+    return predict
+
+
+def _ids_and_meta(ds):
+    spec = ds.element_spec
+    if _is_example_dict(spec):
+        keep = [k for k in (LABEL, ID, ATTRIBUTES) if k in spec]
+        return ds.map(lambda ex: {k: ex[k] for k in keep})
+    return ds.map(lambda x, y: {LABEL: y})
+
+
+def _decode_ids(values):
+    values = np.asarray(values)
+    if values.dtype == object or values.dtype.kind == "S":
+        return np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values])
+    return values
+
+
+def describe_eval_set(ds):
+    """Ids, labels and attributes of an evaluation set, in dataset order (images are not kept).
+
+    Returns
+    -------
+    ids : ndarray of shape (n,) (positions when the examples carry no ``id``)
+    labels : ndarray of int64, shape (n,)
+    attributes : dict of str -> ndarray of shape (n,)
+    """
+    ids, labels, attributes = [], [], {}
+    for batch in _ids_and_meta(ds).batch(4096).as_numpy_iterator():
+        labels.append(np.asarray(batch[LABEL]).astype(np.int64).reshape(-1))
+        if ID in batch:
+            ids.append(_decode_ids(batch[ID]))
+        for name, values in batch.get(ATTRIBUTES, {}).items():
+            attributes.setdefault(name, []).append(np.asarray(values))
+    labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    ids = np.concatenate(ids) if ids else np.arange(len(labels))
+    return ids, labels, {k: np.concatenate(v) for k, v in attributes.items()}
+
+
+def predict_eval_set(predict, ds, batch_size, expected_ids, name):
+    """Probabilities of every example of ``ds``, checked to come in the stored id order.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_examples, n_classes)
+    """
+    has_ids = _is_example_dict(ds.element_spec) and ID in ds.element_spec
+    if has_ids:
+        pairs = ds.map(lambda ex: (ex[IMAGE], ex[ID]), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        pairs = _images(ds).map(lambda x: (x, tf.constant(0, tf.int64)))
+    outputs, ids = [], []
+    for images, batch_ids in pairs.batch(batch_size).prefetch(tf.data.AUTOTUNE):
+        outputs.append(predict(images))
+        if has_ids:
+            ids.append(_decode_ids(batch_ids.numpy()))
+    if not outputs:
+        raise ValueError(f"evaluation set {name!r} is empty.")
+    probs = np.concatenate(outputs)
+    if has_ids and not np.array_equal(np.concatenate(ids), expected_ids):
+        raise RuntimeError(f"evaluation set {name!r} yielded its examples in a different order "
+                           "than when it was first read; predictions would not line up with the "
+                           "stored ids. Make its order deterministic (no shuffle_files, "
+                           "deterministic maps).")
+    if len(probs) != len(expected_ids):
+        raise RuntimeError(f"evaluation set {name!r} yielded {len(probs)} examples; it had "
+                           f"{len(expected_ids)} when first read.")
+    return probs

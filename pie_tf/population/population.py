@@ -1,0 +1,465 @@
+"""Populations of dense and compressed models, trained member by member into a prediction store.
+
+A member is a (variant, seed) pair. Members are grouped by their *root*: the model trained from
+scratch that they derive from (``dense`` for dense, ``prune_ft@S``, ``qat_int8`` and their TFLite
+exports; ``prune@S`` for itself and its exports). A group is trained in one job, so a fine-tuned
+member always starts from the same seed's dense model without waiting on another job; sharding
+splits the population by groups (``shard=(i, n)``) or by positions in the member list
+(``member_range=(start, stop)``).
+
+Resuming: members already in the store are skipped. Models that others derive from are saved
+(weights, TF checkpoint format, atomically completed by a marker file) under ``checkpoint_dir``,
+so a resumed run fine-tunes or exports from them without retraining; if a checkpoint is missing,
+the parent is retrained from its seed (deterministically, see below) and not written again.
+
+Determinism: every member seeds Python, numpy and TensorFlow with its seed before its model is
+built, its training data are shuffled with that seed, and ``tf.config.experimental.
+enable_op_determinism()`` is switched on (process-wide) unless ``deterministic=False``. On CPU,
+two runs with the same seeds then produce the same predictions. What remains outside that
+guarantee: different TensorFlow versions, CPU instruction sets (oneDNN kernels differ between AVX2
+and AVX-512 machines) and thread counts of some oneDNN ops, GPUs/TPUs (where some ops have no
+deterministic kernel and raise), the order of all-reductions in multi-worker training, and TFLite
+int8 calibration, which is deterministic but depends on the converter version.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import sys
+import time
+from typing import Callable, Mapping
+
+import numpy as np
+from absl import logging
+
+from pie_tf._keras import tf
+from pie_tf.population import _train
+from pie_tf.population.recipe import Recipe
+from pie_tf.population.variants import Variant
+from pie_tf.store import PredictionStore
+from pie_tf.store._files import join, read_json, write_json
+
+__all__ = ["Population", "MemberResult"]
+
+_CHECKPOINT_FORMAT = "pie_tf.population.checkpoint"
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberResult:
+    """What :meth:`Population.run` did with one member.
+
+    Attributes
+    ----------
+    variant : str
+    seed : int
+    status : {"written", "skipped", "not_chief"}
+        ``"skipped"``: already in the store. ``"not_chief"``: trained on a non-chief worker of a
+        multi-worker strategy, whose chief writes it.
+    seconds : float
+        Wall time spent on this member in this run (its own training, export and predictions).
+    """
+    variant: str
+    seed: int
+    status: str
+    seconds: float
+
+
+def _versions():
+    versions = {"tensorflow": tf.__version__}
+    for dist in ("tf_keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    import pie_tf
+    versions["pie_tf"] = pie_tf.__version__
+    return versions
+
+
+def _progress(message):
+    """One progress line: absl INFO when absl shows it, else stderr."""
+    if logging.level_info():
+        logging.info(message)
+    else:
+        print(f"[pie_tf.population] {message}", file=sys.stderr, flush=True)
+
+
+class Population:
+    """Dense and compressed models of many seeds, trained and evaluated into a store.
+
+    Parameters
+    ----------
+    model_fn : callable () -> tf_keras.Model
+        Builds a fresh, uncompiled functional or Sequential model (e.g.
+        ``functools.partial(pie_tf.models.small_resnet, (32, 32, 3), 10)``). Called under the
+        strategy's scope after the member's seed is set. It outputs probabilities unless
+        ``recipe.from_logits``.
+    train_data : tf.data.Dataset
+        Unbatched pie_tf examples (dicts with ``image`` and ``label``) or (image, label) pairs,
+        preprocessed as the model expects (e.g. ``pie_tf.data.preprocess(ds, to_float())``).
+        Shuffling and batching are done per member, seeded.
+    eval_data : dict of str -> tf.data.Dataset
+        Named evaluation sets, unbatched, in a deterministic order; ``id`` and ``attributes`` of
+        pie_tf examples are recorded in the store with the labels. Names as store names
+        (letters, digits, ``_.@+=-``), e.g. ``{"test": ..., "fog@3": ...}``.
+    store : PredictionStore or str
+    recipe : Recipe, optional
+    seeds : sequence of int
+    variants : sequence of str
+        Variant names (see :mod:`pie_tf.population.variants`; ``standard_variants`` builds
+        them). Names are canonicalised (``"prune@0.90"`` is stored as ``"prune@0.9"``).
+    class_subsets : dict of str -> array_like of int, optional
+        Evaluation sets whose argmax is also taken over a subset of classes (ImageNet-A).
+    eval_info : dict of str -> dict, optional
+        JSON metadata stored with an evaluation set, e.g. ``{"fog@3": {"corruption": "fog",
+        "severity": 3}}`` (the audit finds corruption sets by these two keys).
+    strategy : tf.distribute.Strategy, optional
+        Defaults to the current (default) strategy. With a multi-worker strategy every worker
+        runs the same population; only the chief writes to the store and the checkpoints, which
+        must be on a filesystem all workers reach.
+    checkpoint_dir : str, optional
+        Where parents' weights are kept for resuming; default ``<store>/checkpoints``.
+    deterministic : bool
+        Enable ``tf.config.experimental.enable_op_determinism()``.
+    verbose : int
+        1 (default): a progress line per member; 0: silent.
+    """
+
+    def __init__(self, model_fn: Callable, train_data, eval_data: Mapping, *, store,
+                 recipe: Recipe | None = None, seeds=(0,), variants=("dense",),
+                 class_subsets: Mapping | None = None, eval_info: Mapping | None = None,
+                 strategy=None, checkpoint_dir=None,
+                 deterministic=True, verbose=1):
+        if not callable(model_fn):
+            raise TypeError(f"`model_fn` must be a callable returning a tf_keras model; got "
+                            f"{type(model_fn).__name__}.")
+        self.model_fn = model_fn
+        self.train_data = _train.check_dataset(train_data, "train_data")
+        if not isinstance(eval_data, Mapping) or not eval_data:
+            raise TypeError("`eval_data` must be a non-empty dict of name -> tf.data.Dataset.")
+        self.eval_data = {name: _train.check_dataset(ds, f"eval_data[{name!r}]")
+                          for name, ds in eval_data.items()}
+        self.store = store if isinstance(store, PredictionStore) else PredictionStore(store)
+        for name in self.eval_data:
+            self.store.has_eval_set(name)  # validates the name
+        self.recipe = Recipe() if recipe is None else recipe
+        if not isinstance(self.recipe, Recipe):
+            raise TypeError(f"`recipe` must be a pie_tf.population.Recipe; got "
+                            f"{type(self.recipe).__name__}.")
+        seeds = list(seeds)
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                            for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"`seeds` must be distinct non-negative ints; got {seeds!r}.")
+        self.seeds = [int(s) for s in seeds]
+        if isinstance(variants, str):
+            variants = [variants]
+        parsed = [Variant.parse(v) for v in variants]
+        names = [v.name for v in parsed]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"`variants` must be a non-empty list without repeats; got "
+                             f"{list(variants)!r}.")
+        self.variants = parsed
+        self.class_subsets = dict(class_subsets or {})
+        self.eval_info = dict(eval_info or {})
+        for argname, given in (("class_subsets", self.class_subsets),
+                               ("eval_info", self.eval_info)):
+            unknown = sorted(set(given) - set(self.eval_data))
+            if unknown:
+                raise ValueError(f"`{argname}` names {unknown}, which are not in `eval_data` "
+                                 f"({sorted(self.eval_data)}).")
+        if not all(isinstance(v, Mapping) for v in self.eval_info.values()):
+            raise TypeError("`eval_info` values must be dicts of JSON metadata.")
+        self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
+        if not isinstance(self.strategy, tf.distribute.Strategy):
+            raise TypeError(f"`strategy` must be a tf.distribute.Strategy; got "
+                            f"{type(strategy).__name__}.")
+        self.checkpoint_dir = (checkpoint_dir if checkpoint_dir is not None
+                               else join(self.store.root, "checkpoints"))
+        self.deterministic = bool(deterministic)
+        self.verbose = verbose
+        self._eval_meta_cache = {}
+        self._eval_written = set()
+
+    # ------------------------------------------------------------------ planning
+    def members(self):
+        """All members as (variant name, seed), seed-major, variants in dependency order."""
+        return [(v.name, seed) for seed, _, group in self._groups() for v in group]
+
+    def _groups(self):
+        """(seed, root, variants) in order; within a group a parent precedes what derives from it."""
+        def depth(v):
+            return 0 if v.parent is None else 1 + depth(v.parent)
+        groups = []
+        for seed in self.seeds:
+            roots = []
+            for v in self.variants:
+                if v.root not in roots:
+                    roots.append(v.root)
+            for root in roots:
+                group = sorted((v for v in self.variants if v.root == root), key=depth)
+                groups.append((seed, root, group))
+        return groups
+
+    def plan(self, *, shard=None, member_range=None):
+        """The members this job is responsible for.
+
+        Parameters
+        ----------
+        shard : (int, int), optional
+            ``(i, n)``: groups ``i, i + n, i + 2n, ...`` (a group is one seed's root and the
+            members derived from it).
+        member_range : (int, int), optional
+            ``(start, stop)``: positions in :meth:`members`.
+
+        Returns
+        -------
+        list of (str, int)
+        """
+        if shard is not None and member_range is not None:
+            raise ValueError("give `shard` or `member_range`, not both.")
+        if shard is not None:
+            if (not isinstance(shard, (tuple, list)) or len(shard) != 2
+                    or not all(isinstance(x, (int, np.integer)) for x in shard)
+                    or not 0 <= shard[0] < shard[1]):
+                raise ValueError(f"`shard` must be (i, n) with 0 <= i < n; got {shard!r}.")
+            i, n = shard
+            return [(v.name, seed) for seed, _, group in self._groups()[i::n] for v in group]
+        members = self.members()
+        if member_range is not None:
+            if (not isinstance(member_range, (tuple, list)) or len(member_range) != 2
+                    or not all(isinstance(x, (int, np.integer)) for x in member_range)
+                    or not 0 <= member_range[0] <= member_range[1]):
+                raise ValueError(f"`member_range` must be (start, stop) with 0 <= start <= stop; "
+                                 f"got {member_range!r}.")
+            return members[member_range[0]:member_range[1]]
+        return members
+
+    # ------------------------------------------------------------------ running
+    @property
+    def is_chief(self):
+        """True on the worker that writes (always, outside multi-worker training)."""
+        return bool(getattr(self.strategy.extended, "should_checkpoint", True))
+
+    def _agree(self, todo):
+        """Under multi-worker training, every worker must train the same members (collectives
+        would hang otherwise): a member is trained if any worker found it missing."""
+        if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return todo
+        mask = tf.constant(np.asarray(todo, np.int32))
+        total = self.strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                     self.strategy.run(lambda: tf.identity(mask)), axis=None)
+        return [bool(x) for x in total.numpy()]
+
+    def _eval_meta(self, name):
+        """(ids, labels, attributes) of an evaluation set, read once per run."""
+        if name not in self._eval_meta_cache:
+            self._eval_meta_cache[name] = _train.describe_eval_set(self.eval_data[name])
+        return self._eval_meta_cache[name]
+
+    def _write_eval_sets(self, num_classes):
+        for name in self.eval_data:
+            if name in self._eval_written:
+                continue
+            ids, labels, attributes = self._eval_meta(name)
+            self.store.write_eval_set(name, ids, labels, num_classes=num_classes,
+                                      attributes=attributes or None,
+                                      class_subset=self.class_subsets.get(name),
+                                      info=dict(self.eval_info.get(name, {})))
+            self._eval_written.add(name)
+
+    def run(self, *, shard=None, member_range=None):
+        """Train, evaluate and store every member of this job not already in the store.
+
+        Parameters
+        ----------
+        shard, member_range : see :meth:`plan`
+
+        Returns
+        -------
+        list of MemberResult, in plan order.
+        """
+        if self.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        planned = self.plan(shard=shard, member_range=member_range)
+        todo = self._agree([not self.store.has_member(v, s) for v, s in planned])
+        missing = {m for m, t in zip(planned, todo) if t}
+        results = {m: MemberResult(m[0], m[1], "skipped", 0.0) for m in planned if m not in missing}
+        if self.verbose:
+            _progress(f"{len(planned)} members planned, {len(missing)} to train, "
+                      f"{len(planned) - len(missing)} already in {self.store.root}")
+        done = 0
+        run_start = time.perf_counter()
+        recipe_json = self.recipe.to_dict()
+        versions = _versions()
+        for seed, root, group in self._groups():
+            wanted = [v for v in group if (v.name, seed) in missing]
+            if not wanted:
+                continue
+            runner = _GroupRun(self, seed, group)
+            for variant in wanted:
+                done += 1
+                start = time.perf_counter()
+                if self.verbose:
+                    _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: start")
+                # Every worker trains (collectives) and reads the weights back; only the chief
+                # exports, predicts and writes.
+                model, timing = runner.model(variant.base)
+                timing = dict(timing)
+                model = runner.plain(variant.base)
+                status = "not_chief"
+                if self.is_chief:
+                    if variant.tflite is not None:
+                        model, export_timing = runner.export(variant, model)
+                        timing.update(export_timing)
+                    predictions = self._predict(model, variant, timing)
+                    timing["member_s"] = time.perf_counter() - start
+                    if self.store.has_member(variant.name, seed):
+                        status = "skipped"  # another worker's view said missing; keep the first
+                    else:
+                        self.store.write_member(
+                            variant.name, seed, predictions, recipe=recipe_json, timing=timing,
+                            versions=versions,
+                            info={"strategy": type(self.strategy).__name__,
+                                  "replicas": self.strategy.num_replicas_in_sync})
+                        status = "written"
+                seconds = time.perf_counter() - start
+                results[(variant.name, seed)] = MemberResult(variant.name, seed, status, seconds)
+                if self.verbose:
+                    elapsed = time.perf_counter() - run_start
+                    left = elapsed / done * (len(missing) - done)
+                    _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} in "
+                              f"{seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
+                              f"{left / 60:.1f} min left)")
+        return [results[m] for m in planned]
+
+    def _predict(self, model, variant, timing):
+        """Probabilities on every evaluation set (which are stored first, once)."""
+        predictors = {}
+        predictions = {}
+        for name, ds in self.eval_data.items():
+            start = time.perf_counter()
+            if variant.tflite is not None:
+                predict = _train.tflite_predictor(model, self.recipe.from_logits)
+            else:  # one traced function per image shape, shared by the sets that have it
+                spec = _train.image_spec(ds)
+                key = (tuple(spec.shape), spec.dtype)
+                if key not in predictors:
+                    predictors[key] = _train.keras_predictor(model, self.recipe.from_logits,
+                                                             spec)
+                predict = predictors[key]
+            predictions[name] = _train.predict_eval_set(
+                predict, ds, self.recipe.eval_batch_size, self._eval_meta(name)[0], name)
+            timing[f"predict_s/{name}"] = time.perf_counter() - start
+        # the model's output size fixes how each set's predictions are stored
+        self._write_eval_sets(next(iter(predictions.values())).shape[1])
+        return predictions
+
+
+class _GroupRun:
+    """The models of one group (seed, root), trained or restored on demand and kept in memory."""
+
+    def __init__(self, population, seed, group):
+        self.population = population
+        self.seed = seed
+        self.group = group
+        self.models = {}
+        self.plain_models = {}
+        self._calibration = None
+        # variants whose model another variant of the group starts from
+        self.parents = {v.parent for v in group if v.parent is not None}
+
+    def _checkpoint_prefix(self, variant):
+        return join(self.population.checkpoint_dir, variant.name, f"seed_{self.seed}", "weights")
+
+    def _restore(self, variant):
+        """The model of ``variant`` from its checkpoint, or None when there is none."""
+        marker = self._checkpoint_prefix(variant) + ".COMPLETE.json"
+        if not tf.io.gfile.exists(marker):
+            return None
+        read_json(marker, format_name=_CHECKPOINT_FORMAT)
+        with self.population.strategy.scope():
+            model = self._structure(variant)
+        model.load_weights(self._checkpoint_prefix(variant)).expect_partial()
+        return model
+
+    def _save(self, variant):
+        # saved from the plain copy: every worker joins the collective reads, the chief writes
+        model = self.plain(variant)
+        if not self.population.is_chief:
+            return
+        prefix = self._checkpoint_prefix(variant)
+        if tf.io.gfile.exists(prefix + ".COMPLETE.json"):
+            return
+        model.save_weights(prefix)
+        # the marker makes the checkpoint valid; a run killed while saving leaves none
+        write_json(prefix + ".COMPLETE.json", {"format": _CHECKPOINT_FORMAT,
+                                               "variant": variant.name, "seed": self.seed})
+
+    def model(self, variant):
+        """(model, timing) of a Keras variant, trained (or restored) under the strategy."""
+        if variant.name in self.models:
+            return self.models[variant.name], {}
+        pop, recipe, seed = self.population, self.population.recipe, self.seed
+        if variant in self.parents:
+            model = self._restore(variant)
+            if model is not None:
+                self.models[variant.name] = model
+                return model, {"restored_from_checkpoint": 1.0}
+        timing = {}
+        if variant.kind in ("dense", "prune"):
+            model, timing["train_s"] = _train.train_from_scratch(
+                pop.model_fn, pop.train_data, recipe, seed, pop.strategy,
+                sparsity=variant.sparsity)
+        else:
+            dense, parent_timing = self.model(Variant("dense"))
+            if "train_s" in parent_timing:
+                timing["parent_train_s"] = parent_timing["train_s"]
+            if variant.kind == "prune_ft":
+                model, timing["train_s"] = _train.finetune_pruned(
+                    dense, pop.train_data, recipe, seed, variant.sparsity)
+            else:
+                model, timing["train_s"] = _train.finetune_qat(dense, pop.train_data, recipe,
+                                                               seed)
+        self.models[variant.name] = model
+        if variant in self.parents:
+            self._save(variant)
+        return model, timing
+
+    def _structure(self, variant):
+        """A new, untrained model with the layers and weights of ``variant``'s model."""
+        model = self.population.model_fn()
+        if variant.kind == "qat_int8":
+            from pie_tf.compress.quantize import quantize
+            model = quantize(model)
+        return model
+
+    def plain(self, variant):
+        """``variant``'s model outside any strategy, for prediction and export (None off-chief).
+
+        Under a strategy, variables such as batch-norm moving statistics are synchronised on
+        read: reading them is a collective every worker must join, so all workers call this
+        in the same order; the chief then copies the values into a model of its own.
+        """
+        model = self.models[variant.name]
+        if model.distribute_strategy is tf.distribute.get_strategy():
+            return model
+        if variant.name not in self.plain_models:
+            weights = model.get_weights()
+            if self.population.is_chief:
+                with tf.distribute.get_strategy().scope():
+                    plain = self._structure(variant)
+                plain.set_weights(weights)
+                self.plain_models[variant.name] = plain
+            else:
+                self.plain_models[variant.name] = None
+        return self.plain_models[variant.name]
+
+    def export(self, variant, base):
+        """(TFLiteModel, timing): ``base`` (a plain Keras model) exported as ``variant`` says."""
+        if self._calibration is None:
+            self._calibration = _train.calibration_images(
+                self.population.train_data, self.population.recipe.calibration_examples)
+        start = time.perf_counter()
+        model = _train.export(base, variant.tflite, self._calibration)
+        return model, {"export_s": time.perf_counter() - start,
+                       "tflite_bytes": float(model.size_bytes)}

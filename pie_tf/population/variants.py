@@ -1,0 +1,148 @@
+"""Variants: how a member's model is obtained from training, written as short names.
+
+Grammar: ``BASE`` or ``BASE+tflite_MODE``.
+
+``dense``
+    Trained from scratch, nothing removed.
+``prune@S``
+    Trained from scratch while ``pie_tf.PruneCallback(S)`` prunes it (Hooker et al.'s protocol).
+``prune_ft@S``
+    The same seed's dense member, fine-tuned while pruned to sparsity ``S``.
+``qat_int8``
+    The same seed's dense member through ``pie_tf.quantize`` and quantization-aware fine-tuning
+    (evaluated as the fake-quantized Keras model; add ``+tflite_int8`` for the integer model).
+``BASE+tflite_MODE``
+    A post-training TFLite export of ``BASE`` (``MODE`` in float32, float16, dynamic, int8; a
+    QAT base exports only as int8), evaluated through ``TFLiteModel.predict``.
+
+A variant's *root* is the model trained from scratch that it comes from: ``dense`` for dense,
+``prune_ft``, ``qat_int8`` and their exports; ``prune@S`` for itself and its exports.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+__all__ = ["Variant", "standard_variants", "TFLITE_MODES"]
+
+TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
+_PATTERN = re.compile(r"^(dense|qat_int8|prune@([0-9.]+)|prune_ft@([0-9.]+))"
+                      r"(?:\+tflite_([a-z0-9]+))?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A parsed variant name (see the module docstring for the grammar).
+
+    Attributes
+    ----------
+    kind : {"dense", "prune", "prune_ft", "qat_int8"}
+    sparsity : float or None
+    tflite : str or None
+        Export mode, or None for the Keras model itself.
+    """
+    kind: str
+    sparsity: float | None = None
+    tflite: str | None = None
+
+    @classmethod
+    def parse(cls, name):
+        """The :class:`Variant` named ``name`` (e.g. ``"prune@0.9+tflite_int8"``)."""
+        if isinstance(name, Variant):
+            return name
+        match = _PATTERN.match(name) if isinstance(name, str) else None
+        if match is None:
+            raise ValueError(f"variant {name!r} is not one of 'dense', 'prune@S', 'prune_ft@S', "
+                             "'qat_int8', optionally followed by '+tflite_MODE' with MODE in "
+                             f"{TFLITE_MODES} (S a sparsity in (0, 1)).")
+        base, s1, s2, tflite = match.groups()
+        kind = base.split("@")[0]
+        sparsity = None
+        if s1 or s2:
+            try:
+                sparsity = float(s1 or s2)
+            except ValueError:
+                sparsity = -1.0
+            if not 0 < sparsity < 1:
+                raise ValueError(f"variant {name!r}: the sparsity must be a number in (0, 1).")
+        if tflite is not None and tflite not in TFLITE_MODES:
+            raise ValueError(f"variant {name!r}: TFLite mode must be one of {TFLITE_MODES}.")
+        if kind == "qat_int8" and tflite not in (None, "int8"):
+            raise ValueError(f"variant {name!r}: a quantization-aware model exports only as "
+                             "'+tflite_int8'.")
+        return cls(kind, sparsity, tflite)
+
+    @property
+    def name(self):
+        base = self.kind if self.sparsity is None else f"{self.kind}@{self.sparsity:g}"
+        return base if self.tflite is None else f"{base}+tflite_{self.tflite}"
+
+    @property
+    def base(self):
+        """The Keras variant this one exports (itself when it is not an export)."""
+        return dataclasses.replace(self, tflite=None)
+
+    @property
+    def root(self):
+        """The variant trained from scratch that this one derives from."""
+        return Variant("prune", self.sparsity) if self.kind == "prune" else Variant("dense")
+
+    @property
+    def parent(self):
+        """The variant whose trained model this one starts from, or None (trained from scratch)."""
+        if self.tflite is not None:
+            return self.base
+        if self.kind in ("prune_ft", "qat_int8"):
+            return Variant("dense")
+        return None
+
+    def __str__(self):
+        return self.name
+
+
+def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
+                      tflite_of=("dense",)):
+    """Variant names for a typical study.
+
+    Parameters
+    ----------
+    sparsities : sequence of float in (0, 1)
+    pruning : {"during", "finetune", "both"}
+        Prune during training from scratch (``prune@S``), by fine-tuning the dense member
+        (``prune_ft@S``), or both.
+    qat : bool
+        Add ``qat_int8``.
+    tflite : sequence of str
+        TFLite modes to export (from :data:`TFLITE_MODES`).
+    tflite_of : sequence of str
+        Which variants to export: names from the list built so far, or ``"all"``. A QAT base
+        is exported as int8 only.
+
+    Returns
+    -------
+    list of str
+        ``dense`` first, then pruned, QAT and export variants, in that order.
+    """
+    if pruning not in ("during", "finetune", "both"):
+        raise ValueError(f"`pruning` must be 'during', 'finetune' or 'both'; got {pruning!r}.")
+    names = ["dense"]
+    for s in sparsities:
+        if pruning in ("during", "both"):
+            names.append(Variant("prune", float(s)).name)
+        if pruning in ("finetune", "both"):
+            names.append(Variant("prune_ft", float(s)).name)
+    if qat:
+        names.append("qat_int8")
+    for name in names:  # validates the sparsities
+        Variant.parse(name)
+    bases = list(names) if tflite_of == "all" or tflite_of == ("all",) else list(tflite_of)
+    unknown = [b for b in bases if b not in names]
+    if unknown:
+        raise ValueError(f"`tflite_of` names {unknown}, which are not among the variants {names}.")
+    for mode in tflite:
+        if mode not in TFLITE_MODES:
+            raise ValueError(f"`tflite` modes must be in {TFLITE_MODES}; got {mode!r}.")
+        for base in bases:
+            if Variant.parse(base).kind != "qat_int8" or mode == "int8":
+                names.append(f"{base}+tflite_{mode}")
+    return names

@@ -1,0 +1,104 @@
+"""A tiny population, dense and compressed, trained into a store and read back."""
+import numpy as np
+import pytest
+
+from pie_tf._keras import tf
+from pie_tf.population import MemberResult, Population, Recipe, Variant, standard_variants
+from pie_tf.store import PredictionStore
+from tests.population import _tiny
+
+
+def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
+    root = str(tmp_path / "store")
+    # dense+tflite_float32 is exported after prune_ft@0.5 has fine-tuned (and pruned) its copy:
+    # it matches the dense member only if the dense model was cloned before pruning.
+    variants = ["dense", "prune_ft@0.5", "dense+tflite_float32"]
+    population = _tiny.population(root, variants=variants,
+                                  eval_info={"test": {"split": "test", "severity": 0}})
+    assert population.members() == [("dense", 0), ("prune_ft@0.5", 0),
+                                    ("dense+tflite_float32", 0)]
+    results = population.run()
+    assert [r.status for r in results] == ["written"] * 3
+
+    store = PredictionStore(root)
+    eval_set = store.eval_set("test")
+    images, labels = _tiny.arrays(40, offset=1000)
+    np.testing.assert_array_equal(eval_set.labels, labels)
+    assert eval_set.ids[0] == "ex1000" and eval_set.num_classes == 3
+    assert eval_set.info == {"split": "test", "severity": 0}
+    np.testing.assert_array_equal(eval_set.attributes["group"], labels == 0)
+
+    dense = store.read("dense", "test", fields=("labels", "probs"))
+    assert dense.probs.shape == (1, 40, 3)
+    np.testing.assert_array_equal(dense.labels[0], np.argmax(dense.probs[0], axis=1))
+    # the stored dense predictions are those of the dense weights kept for resuming
+    restored = _tiny.build_model()
+    restored.load_weights(f"{root}/checkpoints/dense/seed_0/weights").expect_partial()
+    np.testing.assert_allclose(dense.probs[0], restored.predict(images, verbose=0), atol=1e-3)
+    exported = store.read("dense+tflite_float32", "test", fields=("probs",))
+    np.testing.assert_allclose(exported.probs[0], dense.probs[0], atol=2e-3)
+    pruned = store.read("prune_ft@0.5", "test", fields=("probs",)).probs[0]
+    assert np.abs(pruned.astype(np.float32) - dense.probs[0]).max() > 1e-3
+
+    info = store.member_info("prune_ft@0.5", 0)
+    assert Recipe.from_dict(info["recipe"]) == _tiny.RECIPE
+    assert info["timing"]["train_s"] > 0 and "tensorflow" in info["versions"]
+    assert store.member_info("dense+tflite_float32", 0)["timing"]["tflite_bytes"] > 0
+
+    again = _tiny.population(root, variants=variants,
+                             eval_info={"test": {"split": "test", "severity": 0}}).run()
+    assert again == [MemberResult(v, 0, "skipped", 0.0) for v in variants]
+
+    # same seed, another store: the same predictions, bit for bit; and the restricted argmax
+    # (ImageNet-A style) over classes 0 and 2 only
+    other = str(tmp_path / "other")
+    _tiny.population(other, class_subsets={"test": [0, 2]}).run()
+    repeat = PredictionStore(other).read("dense", "test", fields=("probs", "restricted_labels"))
+    np.testing.assert_array_equal(repeat.probs, dense.probs)
+    expected = [0 if p[0] >= p[2] else 2 for p in repeat.probs[0].astype(np.float32)]
+    assert repeat.restricted_labels[0].tolist() == expected
+
+
+def test_variant_names_and_recipe_round_trip():
+    assert Variant.parse("prune@0.90+tflite_int8").name == "prune@0.9+tflite_int8"
+    assert Variant.parse("prune_ft@0.5").parent == Variant("dense")
+    assert Variant.parse("prune@0.5+tflite_dynamic").root == Variant("prune", 0.5)
+    assert standard_variants([0.5], pruning="both", qat=True, tflite=["int8", "float16"],
+                             tflite_of="all") == [
+        "dense", "prune@0.5", "prune_ft@0.5", "qat_int8", "dense+tflite_int8",
+        "prune@0.5+tflite_int8", "prune_ft@0.5+tflite_int8", "qat_int8+tflite_int8",
+        "dense+tflite_float16", "prune@0.5+tflite_float16", "prune_ft@0.5+tflite_float16"]
+    recipe = Recipe(epochs=3, optimizer="adam", steps_per_epoch=7)
+    assert Recipe.from_json(recipe.to_json()) == recipe
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: Variant.parse("prune@1.5"), "in \\(0, 1\\)"),
+    (lambda: Variant.parse("qat_int8+tflite_float16"), "only as '\\+tflite_int8'"),
+    (lambda: Variant.parse("magnitude"), "not one of"),
+    (lambda: Recipe(epochs=0), "`epochs` must be a positive int"),
+    (lambda: Recipe(optimizer="rmsprop"), "`optimizer` must be one of"),
+    (lambda: Recipe(prune_begin=0.9, prune_end=0.5), "prune_begin"),
+    (lambda: Recipe.from_dict({"epochs": 1, "lr": 0.1}), "unknown Recipe fields \\['lr'\\]"),
+])
+def test_bad_variants_and_recipes_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_bad_population_arguments_are_named(tmp_path):
+    store = str(tmp_path / "s")
+    with pytest.raises(ValueError, match="`seeds` must be distinct"):
+        _tiny.population(store, seeds=[1, 1])
+    with pytest.raises(ValueError, match="without repeats"):
+        _tiny.population(store, variants=["dense", "dense"])
+    with pytest.raises(ValueError, match="`class_subsets` names \\['val'\\]"):
+        _tiny.population(store, class_subsets={"val": [0, 1]})
+    with pytest.raises(TypeError, match="`train_data` must yield pie_tf examples"):
+        Population(_tiny.build_model, tf.data.Dataset.range(3), {"t": _tiny.dataset(4)},
+                   store=store)
+    with pytest.raises(TypeError, match="unbatched"):
+        Population(_tiny.build_model, _tiny.dataset(8).batch(4), {"t": _tiny.dataset(4)},
+                   store=store)
+    with pytest.raises(ValueError, match="`shard` must be \\(i, n\\)"):
+        _tiny.population(store).plan(shard=(2, 2))
