@@ -85,3 +85,10 @@ def test_unprepared_dataset_ends_the_script_with_instructions(tmp_path):
     config = get(CELEBA_BIAS, "paper", data_dir=str(tmp_path))
     with pytest.raises(SystemExit, match="celeb_a is not prepared.*manual"):
         compose.load_split(config, "train", 0, target="Blond_Hair", protected=["Male", "Young"])
+
+
+def test_strategy_flag_builds_the_strategy():
+    # conftest gives TensorFlow two logical CPUs, so MirroredStrategy has two replicas
+    assert make_strategy("mirrored").num_replicas_in_sync == 2
+    assert make_strategy("one_device").num_replicas_in_sync == 1
+    assert make_strategy("default").num_replicas_in_sync == 1
