@@ -1,0 +1,262 @@
+"""write_report: the audit's tables as CSV, its figures as PNG, and one self-contained HTML page."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from pie_tf.report import figures as _fig
+from pie_tf.report.html import figure_png, page_html, table_html
+
+__all__ = ["write_report", "Report", "SECTIONS"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Section:
+    table: str                  # key of the audit table the section shows
+    heading: str
+    text: str
+    # callable(tables, options) -> Figure, or None for a table only
+    figure: Optional[Callable] = None
+
+
+def _class_figure(tables, options):
+    return _fig.class_change_figure(tables["class_impact"])
+
+
+def _overindex_figure(tables, options):
+    return _fig.overindex_figure(tables["overindex"])
+
+
+def _group_rates_figure(tables, options):
+    return _fig.group_rates_figure(tables["group_rates"])
+
+
+def _robustness_figure(tables, options):
+    return _fig.corruption_error_figure(tables["robustness"],
+                                        summary=tables.get("robustness_summary"),
+                                        x=options.get("sparsity"))
+
+
+# The order of the page, in the names of ``pie_tf.Audit.to_frames()`` plus the deployment tables
+# of ``compare_deployment``. Per-member tables are saved as CSV and linked, not shown; any other
+# table the audit returns is shown under "Other tables", so nothing computed is left out.
+SECTIONS = (
+    _Section("summary", "Summary",
+             "One row per compressed variant: exemplars, accuracy of the dense and compressed "
+             "populations on all examples and on the exemplars, classes significantly changed, "
+             "loyalty to the dense population and, where measured, corruption error."),
+    _Section("pie_summary", "Exemplars: accuracy on PIE / CIE and elsewhere",
+             "PIE (CIE for any compression): examples where the compressed population's modal "
+             "label differs from the dense population's (Hooker et al. 2019, 2020)."),
+    _Section("class_impact", "Class impact",
+             "Per class, the change of compressed against dense recall, each shifted by its "
+             "population's mean top-1 accuracy (Hooker et al. 2019); red classes differ "
+             "significantly (two-sided Welch t-test over the members, p <= alpha; q-values "
+             "after Benjamini-Hochberg are in the table).", _class_figure),
+    _Section("class_impact_summary", "Classes significantly changed", ""),
+    _Section("overindex", "Over-indexing of protected groups among exemplars",
+             "Share of each attribute and intersection among the compression-identified "
+             "exemplars, divided by its share in the evaluation set, with a bootstrap "
+             "confidence interval (Hooker et al. 2020). Above 1: the group is over-represented "
+             "among what compression changed.", _overindex_figure),
+    _Section("group_rates", "Error rates per group, dense against compressed",
+             "False positive and false negative rate of each group, mean over members, with "
+             "the spread (standard deviation) over members as error bars; relative_change_pct "
+             "is the change relative to the dense population, as the CelebA paper reports it.",
+             _group_rates_figure),
+    _Section("loyalty", "Loyalty to the dense population",
+             "Label loyalty (agreement with the dense modal label) and probability loyalty "
+             "(1 - sqrt of the Jensen-Shannon divergence, base 2), mean over members."),
+    _Section("robustness", "Robustness to corruptions",
+             "Error under each corruption (mean over severities and members) against sparsity; "
+             "the bold line is the clean error. Corruption error (CE) is normalized by the "
+             "reference named in the table.", _robustness_figure),
+    _Section("robustness_summary", "Mean corruption error (mCE)", ""),
+    _Section("imagenet_a", "ImageNet-A",
+             "Top-1 accuracy on ImageNet-A with the logits restricted to its 200 classes."),
+    _Section("deployment", "Deployed (TFLite) models against their Keras source",
+             "Each compressed variant exported to TFLite and run with the LiteRT interpreter: "
+             "accuracy of both, label and probability loyalty, file sizes and the number of "
+             "deployment-identified exemplars (examples on which the two disagree)."),
+    _Section("deployment_exemplars", "Deployment-identified exemplars",
+             "Examples on which a TFLite model and the Keras model it came from disagree."),
+    _Section("pie", "Compression-identified exemplars (PIE / CIE)",
+             "The exemplars of each variant, with the true label and the two modal labels."),
+)
+_CSV_ONLY = ("_by_member", "corruption_errors")
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Where a report was written.
+
+    Attributes
+    ----------
+    html : pathlib.Path
+        The self-contained page.
+    tables : dict of str -> pathlib.Path
+        One CSV per audit table.
+    figures : dict of str -> pathlib.Path
+        One PNG per figure (the same images the page holds inline).
+    """
+    html: pathlib.Path
+    tables: dict
+    figures: dict
+
+
+def _as_tables(audit):
+    if isinstance(audit, Mapping):
+        tables = dict(audit)
+    elif callable(getattr(audit, "to_frames", None)):
+        tables = dict(audit.to_frames())
+    else:
+        raise TypeError("`audit` must be a pie_tf.Audit (anything with `to_frames()`) or a "
+                        "mapping of table name -> pandas DataFrame; got "
+                        f"{type(audit).__name__}.")
+    for name, frame in tables.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"`audit` table names must be identifiers (they name files); got "
+                             f"{name!r}.")
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"`audit` table {name!r} must be a pandas DataFrame; got "
+                            f"{type(frame).__name__}.")
+    return {k: v for k, v in tables.items() if v is not None}
+
+
+def _exemplar_figures(pie, images, class_names, max_exemplars, variants):
+    """One grid per variant of the first ``max_exemplars`` exemplars whose image is known."""
+    if images is None or pie is None or pie.empty:
+        return []
+    _fig.require_columns(pie, ["id", "label", "dense_mode", "compressed_mode", "pie"], "pie")
+    if "variant" in pie.columns:
+        names = list(pd.unique(pie["variant"]))
+        chosen = variants if variants is not None else names[-1:]
+    else:
+        chosen = [None]
+    out = []
+    for variant in chosen:
+        rows = pie if variant is None else pie[pie["variant"] == variant]
+        rows = rows[rows["pie"].astype(bool)]
+        rows = rows[[i in images for i in rows["id"]]].head(max_exemplars)
+        if rows.empty:
+            continue
+        fig = _fig.exemplar_grid_figure(
+            np.stack([np.asarray(images[i]) for i in rows["id"]]), rows["label"],
+            rows["dense_mode"], rows["compressed_mode"], class_names=class_names,
+            title=None if variant is None else f"exemplars of {variant}")
+        caption = (f"{len(rows)} exemplars" + ("" if variant is None else f" of {variant}")
+                   + ": true / dense modal / compressed modal label (red: compressed is wrong).")
+        out.append((f"exemplars{'' if variant is None else '_' + _slug(variant)}", fig, caption))
+    return out
+
+
+def _slug(value):
+    return "".join(c if c.isalnum() else "_" for c in str(value)).strip("_")
+
+
+def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
+                 class_names=None, sparsity=None, max_exemplars=24, exemplar_variants=None,
+                 max_rows=40, dpi=100):
+    """Write an audit as CSV tables, PNG figures and one self-contained HTML page.
+
+    The report renders what the audit returned and computes nothing: every number on the page
+    is in one of the CSV tables.
+
+    Parameters
+    ----------
+    audit : pie_tf.Audit, or mapping of str -> pandas.DataFrame
+        The audit's tables by name (``Audit.to_frames()``; add ``deployment`` and
+        ``deployment_exemplars`` tables from :func:`pie_tf.compare_deployment` results to a
+        mapping). Known names (``SECTIONS``) get a section, with a figure where one applies;
+        per-member tables (``*_by_member``, ``corruption_errors``) are saved and linked; any
+        other table is shown under "Other tables".
+    out_dir : str or os.PathLike
+        Created if missing; ``report.html``, ``tables/<name>.csv`` and ``figures/<name>.png``
+        are (over)written there.
+    title, intro : str
+        Page title and a plain-text introduction (paragraphs separated by blank lines).
+    images : mapping of id -> ndarray of shape (H, W) or (H, W, C), optional
+        Images of (at least) the exemplars to draw; the grid shows exemplars found here.
+    class_names : sequence of str, optional
+        Names of the integer labels for captions.
+    sparsity : mapping population -> float, optional
+        x position of each population in the robustness figure (0 for dense); default the
+        populations in order, by name.
+    max_exemplars : int
+        Images per exemplar grid.
+    exemplar_variants : list, optional
+        Variants (values of the ``pie`` table's ``variant`` column) that get a grid; default the
+        last one (the most compressed, in the audit's order).
+    max_rows : int
+        Rows of each table shown on the page (the CSV has all).
+
+    Returns
+    -------
+    Report
+    """
+    tables = _as_tables(audit)
+    if not isinstance(max_exemplars, int) or max_exemplars < 1:
+        raise ValueError(f"`max_exemplars` must be a positive int; got {max_exemplars!r}.")
+    out = pathlib.Path(os.fspath(out_dir))
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+
+    table_paths = {}
+    for name, frame in tables.items():
+        path = out / "tables" / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        table_paths[name] = path
+
+    figure_paths = {}
+
+    def save(name, fig, caption):
+        png = figure_png(fig, dpi=dpi)
+        path = out / "figures" / f"{name}.png"
+        path.write_bytes(png)
+        figure_paths[name] = path
+        return png, caption
+
+    sections = []
+    known = {s.table for s in SECTIONS}
+    for spec in SECTIONS:
+        frame = tables.get(spec.table)
+        if frame is None or frame.empty:  # not measured in this study (CSV still written)
+            continue
+        figs = []
+        if spec.figure is not None:
+            figs.append(save(spec.table, spec.figure(tables, {"sparsity": sparsity}),
+                             spec.heading))
+        if spec.table == "pie":
+            figs.extend(save(*item) for item in _exemplar_figures(
+                frame, images, class_names, max_exemplars, exemplar_variants))
+            shown = frame[frame["pie"].astype(bool)] if "pie" in frame.columns else frame
+        else:
+            shown = frame
+        sections.append(dict(id=spec.table, heading=spec.heading, text=spec.text, figures=figs,
+                             tables=[table_html(shown, max_rows=max_rows,
+                                                csv_name=f"tables/{spec.table}.csv")]))
+    csv_only = [name for name in tables if name not in known and name.endswith(_CSV_ONLY)]
+    if csv_only:
+        links = "".join(f'<li><a href="tables/{n}.csv">tables/{n}.csv</a> '
+                        f'({len(tables[n])} rows)</li>' for n in csv_only)
+        sections.append(dict(id="per_member", heading="Per-member tables (CSV)",
+                             text="Every member's figures behind the means above.",
+                             tables=[f"<ul>{links}</ul>"]))
+    others = [name for name in tables
+              if name not in known and name not in csv_only and not tables[name].empty]
+    if others:
+        sections.append(dict(id="other_tables", heading="Other tables", tables=[
+            f"<h3>{name}</h3>" + table_html(tables[name], max_rows=max_rows,
+                                             csv_name=f"tables/{name}.csv")
+            for name in others]))
+    html_path = out / "report.html"
+    tmp = html_path.with_suffix(".html.tmp")
+    tmp.write_text(page_html(title, sections, intro=intro), encoding="utf-8")
+    os.replace(tmp, html_path)  # a reader never sees half a page
+    return Report(html=html_path, tables=table_paths, figures=figure_paths)

@@ -1,0 +1,92 @@
+"""One self-contained HTML page: figures inline as base64 PNG, tables as HTML, no external resource.
+
+The page opens from disk (``file://``) in any browser with no server, no script and no network:
+styles are inline and every image is a ``data:`` URI.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import pandas as pd
+
+__all__ = ["figure_png", "table_html", "page_html"]
+
+_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 70em; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
+table.pie-table { border-collapse: collapse; font-size: 0.85em; margin: .5em 0 1em 0; }
+div.table-wrap { overflow-x: auto; max-width: 100%; }
+table.pie-table th, table.pie-table td { border: 1px solid #ccc; padding: 2px 6px;
+       text-align: right; white-space: nowrap; }
+table.pie-table th { background: #f0f0f0; }
+table.pie-table tr:nth-child(even) td { background: #fafafa; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption, p.note { color: #555; font-size: 0.9em; }
+nav ul { columns: 2; }
+"""
+
+
+def figure_png(fig, dpi=100):
+    """PNG bytes of a matplotlib figure (the figure is closed afterwards)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def table_html(frame, *, max_rows=40, csv_name=None, float_format="{:.4g}"):
+    """An HTML table of ``frame``'s first ``max_rows`` rows, saying where the full table is."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"`frame` must be a pandas DataFrame; got {type(frame).__name__}.")
+    shown = frame.head(max_rows)
+    body = shown.to_html(classes="pie-table", index=False, border=0, na_rep="–",
+                         float_format=float_format.format, escape=True)
+    note = ""
+    if len(frame) > max_rows or csv_name:
+        where = f' Full table: <a href="{html.escape(csv_name)}">{html.escape(csv_name)}</a>.' \
+            if csv_name else ""
+        count = f"First {max_rows} of {len(frame)} rows." if len(frame) > max_rows else \
+            f"{len(frame)} rows."
+        note = f'<p class="note">{count}{where}</p>'
+    return f'<div class="table-wrap">{body}</div>' + note
+
+
+def page_html(title, sections, *, intro=""):
+    """The whole page.
+
+    Parameters
+    ----------
+    title : str
+    sections : list of dict
+        Each with ``id``, ``heading``, optional ``text`` (plain text, escaped), ``figures``
+        (list of (png bytes, caption)) and ``tables`` (list of pre-rendered HTML strings).
+    intro : str
+        Plain text shown under the title.
+    """
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    if intro:
+        parts.extend(f"<p>{html.escape(line)}</p>" for line in intro.split("\n\n") if line)
+    parts.append("<nav><ul>" + "".join(
+        f'<li><a href="#{s["id"]}">{html.escape(s["heading"])}</a></li>' for s in sections)
+        + "</ul></nav>")
+    for s in sections:
+        parts.append(f'<section id="{s["id"]}"><h2>{html.escape(s["heading"])}</h2>')
+        if s.get("text"):
+            parts.extend(f"<p>{html.escape(p)}</p>" for p in s["text"].split("\n\n") if p)
+        for png, caption in s.get("figures", []):
+            data = base64.b64encode(png).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(caption)}" '
+                         f'src="data:image/png;base64,{data}">'
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.extend(s.get("tables", []))
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,112 @@
+"""experiments/celeba_bias.py on its tiny preset: every table, figure and the page, each number
+checked against the prediction store it came from; then a resumed run that trains nothing."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import jensenshannon
+
+from pie_tf.store import PredictionStore
+from tests.experiments._study_run import member_accuracy, modal, run_script
+from tests.report._chromium import dump_dom, require_chromium
+
+DENSE, PRUNED, EXPORT = "dense", "prune_ft@0.9", "prune_ft@0.9+tflite_int8"
+TABLES = {"summary", "pie", "pie_summary", "class_impact", "class_impact_summary", "overindex",
+          "group_rates", "group_rates_by_member", "loyalty", "loyalty_by_member",
+          "corruption_errors", "robustness", "robustness_summary", "imagenet_a",
+          "imagenet_a_by_member", "deployment", "deployment_exemplars", "deployment_sizes"}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("celeba_bias")
+    run = run_script("celeba_bias.py", out)
+    store = PredictionStore(str(out / "store"))
+    tables = {p.stem: pd.read_csv(p) for p in (out / "tables").glob("*.csv")}
+    return out, run, store, tables
+
+
+def test_every_table_and_figure_is_written(study):
+    out, run, store, tables = study
+    assert set(tables) == TABLES
+    figures = {p.name for p in (out / "figures").glob("*.png")}
+    # the exemplar grid is drawn exactly when the pruned variant has exemplars
+    has_cie = tables["pie"].query("variant == @PRUNED")["pie"].any()
+    assert figures == {"class_impact.png", "overindex.png", "group_rates.png"} | (
+        {"exemplars_prune_ft_0_9.png"} if has_cie else set())
+    assert (out / "report.html").stat().st_size > 10_000
+    assert sorted(store.variants()) == sorted([DENSE, PRUNED, EXPORT])
+    assert all(len(store.seeds(v)) == 2 for v in store.variants())
+    assert "Report:" in run.stdout
+
+
+def test_tables_agree_with_the_store(study):
+    _, _, store, tables = study
+    evaluation = store.eval_set("test")
+    labels, ids = evaluation.labels, evaluation.ids.astype(str)
+    dense = store.read(DENSE, "test").labels
+    pruned = store.read(PRUNED, "test").labels
+    exported = store.read(EXPORT, "test").labels
+    cie = modal(dense) != modal(pruned)
+
+    pie = tables["pie"][tables["pie"]["variant"] == PRUNED]
+    assert pie["id"].astype(str).tolist() == ids.tolist()
+    np.testing.assert_array_equal(pie["pie"].to_numpy(), cie)
+    summary = tables["summary"].set_index("variant").loc[PRUNED]
+    assert summary["n_pie"] == cie.sum()
+    assert summary["dense_accuracy_all"] == pytest.approx(member_accuracy(dense, labels))
+    assert summary["compressed_accuracy_all"] == pytest.approx(member_accuracy(pruned, labels))
+
+    # over-indexing of Male among CIEs, from the stored attribute
+    male = evaluation.attributes["Male"].astype(bool)
+    row = tables["overindex"].query("variant == @PRUNED and group == 'Male'").iloc[0]
+    assert row["share_eval"] == pytest.approx(male.mean())
+    assert row["n_cie"] == (cie & male).sum()
+
+    # false positive rate of the whole set, dense population, member by member
+    fpr = [np.mean(row[labels == 0] == 1) for row in dense]
+    rate = tables["group_rates"].query(
+        "variant == @PRUNED and group == 'all' and metric == 'false_positive_rate'").iloc[0]
+    assert rate["dense_mean"] == pytest.approx(np.mean(fpr))
+
+    # deployment: the TFLite export against its Keras source
+    deployment = tables["deployment"].set_index("variant").loc[EXPORT]
+    assert deployment["source"] == PRUNED
+    assert deployment["n_deployment_exemplars"] == (modal(pruned) != modal(exported)).sum()
+    assert deployment["tflite_accuracy_all"] == pytest.approx(member_accuracy(exported, labels))
+    assert len(tables["deployment_exemplars"]) == deployment["n_deployment_exemplars"]
+    # probability loyalty of the int8 export to its source's mean distribution, where the audit
+    # accepts the stored int8 softmax outputs (they sum to 1 - 1/256) as probabilities; never a
+    # number computed on them as if they were logits
+    source = store.read(PRUNED, "test", ("probs",)).probs.astype(np.float64).mean(axis=0)
+    export_probs = store.read(EXPORT, "test", ("probs",)).probs.astype(np.float64)
+    loyalty = [np.mean(1 - jensenshannon(p, source, axis=1, base=2)) for p in export_probs]
+    if np.isnan(deployment["probability_loyalty_mean"]):
+        assert np.abs(export_probs.sum(axis=-1) - 1).max() > 1e-3  # refused: not normalized
+    else:
+        assert deployment["probability_loyalty_mean"] == pytest.approx(np.mean(loyalty),
+                                                                       abs=1e-4)
+    assert (tables["deployment_sizes"]["tflite_bytes"] > 1000).all()
+
+
+def test_page_in_chromium(study, tmp_path):
+    require_chromium()
+    out, _, _, tables = study
+    page = dump_dom(out / "report.html", tmp_path)
+    for heading in ("Summary", "Class impact", "Over-indexing of protected groups among exemplars",
+                    "Error rates per group, dense against compressed",
+                    "Deployed (TFLite) models against their Keras source"):
+        assert heading in page.headings["h2"]
+    assert PRUNED in page.cells and EXPORT in page.cells
+    assert "Male ∧ Blond_Hair" in page.cells  # the rare group of the CelebA paper
+    assert len(page.images) >= 3
+    for img in page.images:
+        width, height = (int(v) for v in img["data-natural"].split("x"))
+        assert width > 100 and height > 100
+
+
+def test_rerun_resumes_without_training(study):
+    out, _, _, tables = study
+    again = run_script("celeba_bias.py", out)
+    assert "population: 0 members trained now, 6 already stored" in again.stderr
+    summary = pd.read_csv(out / "tables" / "summary.csv")
+    pd.testing.assert_frame_equal(summary, tables["summary"])
