@@ -96,7 +96,8 @@ def check_scores(scores, argname, kind="auto"):
         Logits or probabilities.
     kind : {"auto", "logits", "probabilities"}
         ``"auto"`` treats non-negative rows that sum to one (within 1e-3) as probabilities and
-        anything else as logits, to which a softmax is applied.
+        anything else as logits, to which a softmax is applied; rows in [0, 1] that sum to one
+        only within 0.05 (quantized probabilities) are refused as ambiguous.
 
     Returns
     -------
@@ -124,6 +125,15 @@ def check_scores(scores, argname, kind="auto"):
     if kind == "probabilities" and not looks_like_probabilities:
         raise ValueError(f"`{argname}` was declared probabilities but has negative entries or "
                          f"rows not summing to one.")
+    if kind == "auto" and not looks_like_probabilities and np.all((scores >= 0) & (scores <= 1)) \
+            and np.allclose(sums, 1.0, atol=0.05):
+        # Quantized softmax outputs (int8 TFLite: steps of 1/256) sum to 1 +- a few 1e-3: taking
+        # them for logits would apply a second softmax and give silently wrong loyalty.
+        raise ValueError(
+            f"`{argname}` looks like probabilities whose rows sum to "
+            f"{sums.min():.4f}..{sums.max():.4f}, not 1 (e.g. dequantized int8 softmax outputs). "
+            "Renormalize the rows (scores / scores.sum(-1, keepdims=True)) or pass "
+            "scores_kind='logits' if they really are logits.")
     if kind == "logits" or (kind == "auto" and not looks_like_probabilities):
         shifted = scores - scores.max(axis=-1, keepdims=True)
         exp = np.exp(shifted)

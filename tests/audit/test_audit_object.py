@@ -286,3 +286,18 @@ def test_from_real_prediction_store(tmp_path):
     errors = result.corruption_errors
     dense_errors = errors[errors["population"] == "dense"]["error"].to_numpy()
     np.testing.assert_allclose(dense_errors, [np.mean((1 - row) != labels) for row in dense])
+
+
+def test_quantized_probabilities_are_refused_not_softmaxed_again():
+    """int8 softmax outputs (steps of 1/256) sum to ~0.996: never taken for logits."""
+    rng = np.random.default_rng(4)
+    labels, _, dense, compressed = _setup(seed=4, n=40, n_classes=3, members=(2, 2, 2))
+    logits = _softmax_scores(rng, dense, 3)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    quantized = np.floor(probs * 256) / 256  # what dequantized uint8 outputs look like
+    assert not np.allclose(quantized.sum(-1), 1, atol=1e-3)
+    with pytest.raises(ValueError, match=r"dense_probabilities.*sum to.*Renormalize"):
+        Audit(dense, compressed, labels, dense_probabilities=quantized)
+    renormalized = quantized / quantized.sum(-1, keepdims=True)
+    result = Audit(dense, compressed, labels, dense_probabilities=renormalized)
+    np.testing.assert_allclose(result.probabilities("dense"), renormalized, rtol=1e-6)
