@@ -32,7 +32,7 @@ from tests.corruptions._reference import natural, run_reference  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch", 32, "images per batch for pie_tf")
 flags.DEFINE_integer("repeats", 3, "timed pie_tf batches (best)")
-flags.DEFINE_integer("pipeline_batches", 16, "timed batches through corrupt_dataset")
+flags.DEFINE_integer("pipeline_batches", 48, "timed batches through corrupt_dataset")
 flags.DEFINE_integer("ref_images", 3, "images for the reference (glass_blur: 1)")
 flags.DEFINE_integer("severity", 3, "severity for the full sweep")
 flags.DEFINE_list("only", [], "measure only these corruptions (default: all)")
