@@ -68,6 +68,26 @@ def box_matrix(n_in, n_out):
     return m.astype(np.float32)
 
 
+def _sparse_rows(x, matrix, axis):
+    """``matrix`` (n_out, n_in) applied along ``axis`` of (B, H, W, C) using only its nonzero
+    band: output k = sum_t weight[k, t] * x[..., index[k, t], ...] over the few taps of a box
+    window (about n_in / n_out + 1), instead of a dense product over all n_in."""
+    taps = int((matrix != 0).sum(axis=1).max())
+    index = np.zeros((matrix.shape[0], taps), np.int32)
+    weight = np.zeros((matrix.shape[0], taps), np.float32)
+    for k, row in enumerate(matrix):
+        nz = np.flatnonzero(row)
+        index[k, :len(nz)], weight[k, :len(nz)] = nz, row[nz]
+        index[k, len(nz):] = nz[-1]  # padding taps read a valid pixel with weight 0
+    shape = [1, 1, 1, 1]
+    shape[axis] = matrix.shape[0]
+    out = None
+    for t in range(taps):
+        part = tf.gather(x, index[:, t], axis=axis) * tf.constant(weight[:, t].reshape(shape))
+        out = part if out is None else out + part
+    return out
+
+
 def pixelate(x, seeds, c, scale, table="imagenet"):
     """PIL BOX down to ``int(c * size)``, then back up by nearest neighbour (the ImageNet
     table's NEAREST; CIFAR-10-C's BOX upsampling also picks one source pixel per output).
@@ -75,10 +95,8 @@ def pixelate(x, seeds, c, scale, table="imagenet"):
     del seeds, scale, table
     h, w = x.shape[1], x.shape[2]
     sh, sw = int(h * c), int(w * c)
-    small = tf.einsum("kw,bhwc->bhkc", tf.constant(box_matrix(w, sw)), x)
-    small = tf.round(small * 255.0) / 255.0
-    small = tf.einsum("kh,bhwc->bkwc", tf.constant(box_matrix(h, sh)), small)
-    small = tf.round(small * 255.0) / 255.0
+    small = tf.round(_sparse_rows(x, box_matrix(w, sw), 2) * 255.0) / 255.0
+    small = tf.round(_sparse_rows(small, box_matrix(h, sh), 1) * 255.0) / 255.0
     up = tf.image.resize(small, [h, w], method="nearest")
     return tf.clip_by_value(up, 0.0, 1.0)
 
