@@ -11,7 +11,6 @@ About two minutes on two CPU cores.
 """
 from __future__ import annotations
 
-import numpy as np
 from absl import app, flags
 
 import pie_tf

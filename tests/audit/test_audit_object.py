@@ -258,9 +258,7 @@ def test_from_store_reads_populations_attributes_and_corruptions():
 
 
 def test_from_real_prediction_store(tmp_path):
-    store_module = pytest.importorskip("pie_tf.store")
-    if not hasattr(store_module, "PredictionStore"):
-        pytest.skip("pie_tf.store.PredictionStore is not in this tree yet")
+    from pie_tf import store as store_module
     labels, attributes, dense, compressed = _setup(seed=7, n=40, members=(2, 2, 2))
     store = store_module.PredictionStore(str(tmp_path / "store"))
     store.write_eval_set("test", np.arange(40), labels, num_classes=2,

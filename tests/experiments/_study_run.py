@@ -21,6 +21,18 @@ def run_script(script, out_dir, *flags, timeout=300):
     return done
 
 
+def run_study(script, tmp_path_factory):
+    """Run ``script`` on the tiny preset into a fresh directory; return what the tests read:
+    the output directory, the finished process, the prediction store and every CSV table."""
+    import pandas as pd
+
+    from pie_tf.store import PredictionStore
+    out = tmp_path_factory.mktemp(script[:-len(".py")])
+    run = run_script(script, out)
+    tables = {p.stem: pd.read_csv(p) for p in (out / "tables").glob("*.csv")}
+    return out, run, PredictionStore(str(out / "store")), tables
+
+
 def modal(predictions):
     """Modal label per example, ties to the lowest label (scipy's rule, and pie_tf's)."""
     return stats.mode(predictions, axis=0, keepdims=False).mode

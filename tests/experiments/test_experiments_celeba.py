@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from pie_tf.store import PredictionStore
-from tests.experiments._study_run import member_accuracy, modal, run_script
+from tests.experiments._study_run import member_accuracy, modal, run_script, run_study
 from tests.report._chromium import dump_dom, require_chromium
 
 DENSE, PRUNED, EXPORT = "dense", "prune_ft@0.9", "prune_ft@0.9+tflite_int8"
@@ -18,11 +17,7 @@ TABLES = {"summary", "pie", "pie_summary", "class_impact", "class_impact_summary
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    out = tmp_path_factory.mktemp("celeba_bias")
-    run = run_script("celeba_bias.py", out)
-    store = PredictionStore(str(out / "store"))
-    tables = {p.stem: pd.read_csv(p) for p in (out / "tables").glob("*.csv")}
-    return out, run, store, tables
+    return run_study("celeba_bias.py", tmp_path_factory)
 
 
 def test_every_table_and_figure_is_written(study):

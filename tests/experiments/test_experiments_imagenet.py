@@ -1,11 +1,9 @@
 """experiments/imagenet_pie.py on its tiny preset: PIE, class impact and corruption error from the
 clean and corrupted sets, every number checked against the prediction store."""
 import numpy as np
-import pandas as pd
 import pytest
 
-from pie_tf.store import PredictionStore
-from tests.experiments._study_run import member_accuracy, modal, run_script
+from tests.experiments._study_run import member_accuracy, modal, run_study
 from tests.report._chromium import dump_dom, require_chromium
 
 PRUNED = "prune_ft@0.9"
@@ -14,11 +12,7 @@ CORRUPTED = ["gaussian_noise@3", "fog@3"]
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    out = tmp_path_factory.mktemp("imagenet_pie")
-    run = run_script("imagenet_pie.py", out)
-    store = PredictionStore(str(out / "store"))
-    tables = {p.stem: pd.read_csv(p) for p in (out / "tables").glob("*.csv")}
-    return out, run, store, tables
+    return run_study("imagenet_pie.py", tmp_path_factory)
 
 
 def test_outputs_agree_with_the_store(study):

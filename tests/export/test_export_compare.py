@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import pie_tf
-from pie_tf._keras import keras, tf
+from pie_tf._keras import tf
 from pie_tf.export.compare import to_probabilities
 
 

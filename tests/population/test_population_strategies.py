@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 
-from pie_tf._keras import tf
 from pie_tf.store import PredictionStore
 from tests.population import _tiny
 

@@ -12,7 +12,6 @@ import pathlib
 import shutil
 import subprocess
 
-import pytest
 
 CHROMIUM = os.environ.get("PIE_TF_CHROMIUM", "/usr/bin/chromium")
 _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,8 +27,8 @@ document.body.setAttribute('data-probed', 'yes');
 
 
 def require_chromium():
-    if not (shutil.which(CHROMIUM) or pathlib.Path(CHROMIUM).is_file()):
-        pytest.skip(f"{CHROMIUM} not installed (bash scripts/setup.sh installs Debian's chromium)")
+    assert shutil.which(CHROMIUM) or pathlib.Path(CHROMIUM).is_file(), (
+        f"{CHROMIUM} not installed (bash scripts/setup.sh installs Debian's chromium)")
 
 
 def _run(args, tmp_path, timeout=60):
