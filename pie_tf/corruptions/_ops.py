@@ -190,14 +190,45 @@ def _separable_xla(x, k_rows, k_cols, mode):
     return correlate1d(correlate1d(x, k_rows, 1, mode), k_cols, 2, mode)
 
 
+# Beyond this many taps a separable filter runs as two matrix products with banded (n, n)
+# matrices: their cost does not grow with the kernel, and on this CPU they overtake the fused
+# slice sum near 25 taps (224 px, batch 32: 49 taps 4x faster, 9 taps 1.7x slower).
+_MATMUL_TAPS = 25
+
+
+def banded_matrix(n, kernel, mode):
+    """(n, n) float32 ``M`` with ``M @ v`` the 'same' correlation of a length-``n`` ``v`` with
+    ``kernel`` under the border rule ``mode`` (the border folded into the edge rows)."""
+    kernel = np.asarray(kernel, np.float64).ravel()
+    r = len(kernel) // 2
+    src = border_index(n, r, r, mode)
+    m = np.zeros((n, n))
+    rows = np.arange(n)
+    for t, weight in enumerate(kernel):
+        np.add.at(m, (rows, src[rows + t]), weight)
+    return m.astype(np.float32)
+
+
+def _separable_matmul(x, k_rows, k_cols, mode):
+    h, w = x.shape[1], x.shape[2]
+    y = tf.transpose(x, [0, 3, 1, 2])                                      # (B, C, H, W)
+    y = tf.matmul(y, tf.constant(banded_matrix(w, k_cols, mode)), transpose_b=True)
+    y = tf.matmul(tf.constant(banded_matrix(h, k_rows, mode)), y)
+    return tf.transpose(y, [0, 2, 3, 1])
+
+
 def separable(x, k_rows, k_cols, mode):
     """Correlate every channel with ``k_rows`` along H and ``k_cols`` along W ('same' size).
 
-    Always an XLA cluster (inlined when the caller is compiled already): the sum of shifted
-    slices fuses into one loop there, where op by op it would be one pass per tap.
+    Short kernels: always an XLA cluster (inlined when the caller is compiled already): the
+    sum of shifted slices fuses into one loop there, where op by op it would be one pass per
+    tap. Kernels longer than ``_MATMUL_TAPS``: banded matrix products (``banded_matrix``).
     """
     as_tuple = lambda k: tuple(float(v) for v in np.asarray(k).ravel())  # noqa: E731
-    return _separable_xla(x, as_tuple(k_rows), as_tuple(k_cols), mode)
+    k_rows, k_cols = as_tuple(k_rows), as_tuple(k_cols)
+    if max(len(k_rows), len(k_cols)) > _MATMUL_TAPS:
+        return _separable_matmul(x, k_rows, k_cols, mode)
+    return _separable_xla(x, k_rows, k_cols, mode)
 
 
 def fft_convolve(x, kernel_images, pad_by, mode):
