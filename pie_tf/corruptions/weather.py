@@ -275,17 +275,27 @@ def spatter(x, seeds, c, scale):
     """
     loc, spread, sigma, threshold, intensity, mud = c
     h, w = x.shape[1], x.shape[2]
-    liquid = _ops.philox_normal(seeds, 0, [h, w, 1], loc, spread)
-    liquid = _ops.gaussian_blur(liquid, sigma * scale)
-    liquid = tf.where(liquid < threshold, 0.0, liquid)
-    gray = x.shape[-1] == 1
+    liquid = liquid_layer(seeds, h, w, loc, spread, sigma * scale, threshold)
     if mud:
         m = _ops.gaussian_blur(tf.cast(liquid > threshold, tf.float32), intensity * scale)
         m = tf.where(m < 0.8, 0.0, m)
         color = tf.constant(_MUD_RGB, tf.float32) * m
-        if gray:
+        if x.shape[-1] == 1:
             color = _ops.rgb_to_gray(color, _GRAY_WEIGHTS_NUMPY)
         return tf.clip_by_value(x * (1 - m) + color, 0.0, 1.0)
+    return water(x, liquid, intensity)
+
+
+def liquid_layer(seeds, h, w, loc, spread, sigma, threshold):
+    """Spatter's liquid layer (B, H, W, 1): N(loc, spread) noise per example, Gaussian-blurred
+    by ``sigma`` px, zero below ``threshold``."""
+    liquid = _ops.philox_normal(seeds, 0, [h, w, 1], loc, spread)
+    liquid = _ops.gaussian_blur(liquid, sigma)
+    return tf.where(liquid < threshold, 0.0, liquid)
+
+
+def water(x, liquid, intensity):
+    """Water drops shaded from a liquid layer (B, H, W, 1) over images ``x`` (B, H, W, C)."""
     layer = tf.math.floormod(tf.floor(liquid[..., 0] * 255.0), 256.0)  # astype(np.uint8)
     # Canny and the histogram equalisation run op by op (XLA's CPU code for them was 5x
     # slower: the hysteresis loop, bincount as a scatter); the distance transform and the

@@ -71,3 +71,20 @@ def test_motion_blur_kernel_matches_reference_for_a_given_angle(radius, sigma, a
     ours = _ops.motion_blur(tf.constant(image[None], tf.float32), radius, sigma,
                             tf.constant([angle], tf.float32)).numpy()[0]
     np.testing.assert_allclose(ours, ref, atol=0.01)  # grey levels (0..255 scale)
+
+
+@pytest.mark.parametrize("mode,scipy_mode", [("edge", "nearest"), ("symmetric", "reflect"),
+                                             ("reflect101", "mirror")])
+def test_long_separable_kernels_match_scipy(mode, scipy_mode):
+    """Kernels past ``_MATMUL_TAPS`` run as banded matrix products: scipy's correlate1d along
+    both axes, with each border rule, including a kernel longer than the image side."""
+    import tensorflow as tf
+    from scipy.ndimage import correlate1d
+    from pie_tf.corruptions import _ops
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 40, 24, 3)).astype(np.float32)
+    k_rows, k_cols = rng.random(_ops._MATMUL_TAPS + 2), rng.random(31)
+    ours = _ops.separable(tf.constant(x), k_rows, k_cols, mode).numpy()
+    ref = correlate1d(correlate1d(x.astype(np.float64), k_rows, axis=1, mode=scipy_mode),
+                      k_cols, axis=2, mode=scipy_mode)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)

@@ -11,6 +11,12 @@ perturbation mean within ``mean`` grey levels, perturbation std within ``std`` (
 They are wider where the reference draws a few large random objects (a frost texture, a fog
 fractal) so that 6 draws leave sampling noise, and for glass_blur, whose batched shuffle is a
 calibrated approximation (see ``pie_tf.corruptions.blur.glass_blur``).
+
+Spatter's water (severities 1-3) is compared pooled over ``DRAWS`` independent draws on each
+side: the reference scales each image's drops by the single brightest pixel of its shaded
+layer, so its per-image perturbation is heavy-tailed (over 400 draws at severity 1 the mean
+added intensity spans 9x between the 1st and 99th percentile, for the reference and for ours
+alike), and one draw of 3 images on each side says more about the seed than the algorithm.
 """
 import numpy as np
 import pytest
@@ -34,6 +40,7 @@ TOL = {  # name: (image set, ssim, psnr, mean, std)
     "frost": ("frost", 0.08, 2.0, 25.0, 0.25),
     "fog": ("fog", 0.08, 1.5, 25.0, 0.15),
 }
+DRAWS = {"spatter": 4}  # independent draws pooled per severity (1 elsewhere); see above
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +65,14 @@ def test_statistics_match_reference_and_severity_is_monotone(image_sets, name):
     clean = image_sets[which]
     ours_ssim, ref_ssim = [], []
     for severity in SEVERITIES:
-        ref = np.stack([run_reference(name, im, severity, 100 * severity + k)
-                        for k, im in enumerate(clean)])
-        ours = corrupt(clean, name, severity, seed=severity).numpy()
-        r, o = _stats(clean, ref), _stats(clean, ours)
+        r, o = [], []
+        for draw in range(DRAWS.get(name, 1)):
+            ref = np.stack([run_reference(name, im, severity, 100 * severity + 10 * draw + k)
+                            for k, im in enumerate(clean)])
+            ours = corrupt(clean, name, severity, seed=severity + 10 * draw).numpy()
+            r.append(_stats(clean, ref))
+            o.append(_stats(clean, ours))
+        r, o = np.mean(r, axis=0), np.mean(o, axis=0)
         msg = f"{name} s{severity}: ours {np.round(o, 3)} reference {np.round(r, 3)}"
         assert abs(o[0] - r[0]) <= t_ssim, msg
         assert abs(o[1] - r[1]) <= t_psnr, msg
@@ -120,3 +131,34 @@ def test_plasma_fractal_matches_reference_distribution(decay):
     def lag1(a):
         return np.corrcoef(a[:, :, 1:].ravel(), a[:, :, :-1].ravel())[0, 1]
     assert abs(lag1(ours) - lag1(ref)) < 0.01
+
+
+@pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+def test_spatter_matches_reference_on_our_noise_draw(image_sets, monkeypatch, severity):
+    """The reference's own spatter (skimage blur, threshold, OpenCV Canny, distance transform,
+    equalisation, emboss; mud's mask) fed our pre-blur noise draw, for seeds 1-4: everything
+    after the draw agrees image by image, so the statistics differ only by the draw (which
+    the pooled statistics test above compares)."""
+    from pie_tf.corruptions import _ops, _params
+    from pie_tf.corruptions.api import example_seeds
+    clean = image_sets["large"]
+    (loc, spread, *_), _, scale = _params.select("spatter", severity, 224, 224)
+    assert scale == 1.0
+    for seed in range(1, 5):
+        seeds = example_seeds(tf.range(len(clean), dtype=tf.int64), seed, "spatter", severity)
+        noise = _ops.philox_normal(seeds, 0, [224, 224, 1], loc, spread).numpy()[..., 0]
+        ours = corrupt(clean, "spatter", severity, seed=seed).numpy()
+        for k, im in enumerate(clean):
+            monkeypatch.setattr(np.random, "normal", lambda size, loc, scale, n=noise[k]:
+                                n.astype(np.float64))
+            ref = run_reference("spatter", im, severity, 0)
+            diff = ours[k].astype(np.float64) - ref
+            msg = (severity, seed, k, np.abs(diff).mean(), diff.mean(), np.mean(abs(diff) > 1))
+            if severity >= 4:  # mud: float32 vs float64 at the uint8 cast only
+                assert np.abs(diff).max() <= 1, msg
+            else:
+                # water: OpenCV's 5x5 chamfer distance vs our exact one, and hysteresis cut
+                # at 16 px, move the shading of up to 3% of pixels (measured: mean |d| <= 0.27
+                # grey levels, bias <= 0.12, <= 3.0% of pixels beyond 1 level)
+                assert np.abs(diff).mean() < 0.4 and abs(diff.mean()) < 0.2, msg
+                assert np.mean(np.abs(diff) > 1) < 0.04, msg
