@@ -95,6 +95,8 @@ def _apply(images, name, severity, seeds):
     if images.dtype == tf.uint8:
         x = x / 255.0
     kwargs = {"table": table} if name in _NEEDS_TABLE else {}
+    if name == "shot_noise" and images.dtype == tf.uint8:
+        kwargs["levels"] = images
     y = _FUNCTIONS[name](x, seeds, params, scale, **kwargs)
     if images.dtype == tf.uint8:
         return tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 1e-3), tf.uint8)
@@ -112,13 +114,16 @@ _XLA = {"gaussian_noise", "impulse_noise", "speckle_noise", "brightness", "contr
 _COMPILED = {}
 
 
-def _compiled(name, severity):
-    """The cached ``tf.function`` for (name, severity): XLA-compiled where possible."""
-    key = (name, severity)
+def _compiled(name, severity, h, w):
+    """The cached ``tf.function`` for (name, severity) at H x W: XLA-compiled where possible."""
+    jit = name in _XLA
+    if name == "shot_noise":  # the inversion sampler compiles; CIFAR's photon counts do not
+        jit = noise.shot_noise_compiles(_params.select(name, severity, h, w)[0])
+    key = (name, severity, jit)
     if key not in _COMPILED:
         _COMPILED[key] = tf.function(
             lambda images, seeds: _apply(images, name, severity, seeds),
-            reduce_retracing=False, jit_compile=name in _XLA)
+            reduce_retracing=False, jit_compile=jit)
     return _COMPILED[key]
 
 
@@ -153,7 +158,7 @@ def corrupt(images, name, severity, *, seed=0):
                              "(divide by 255, or pass uint8)")
     ids = tf.range(tf.shape(images)[0], dtype=tf.int64)
     seeds = example_seeds(ids, seed, name, severity)
-    return _compiled(name, severity)(images, seeds)
+    return _compiled(name, severity, images.shape[1], images.shape[2])(images, seeds)
 
 
 def corruption_fn(name, severity, seed=0):
@@ -180,7 +185,8 @@ def corruption_fn(name, severity, seed=0):
         if single:
             image, ids = image[None], ids[None]
         _check_images(image, "example['image']")
-        out = _compiled(name, severity)(image, example_seeds(ids, seed, name, severity))
+        out = _compiled(name, severity, image.shape[1], image.shape[2])(
+            image, example_seeds(ids, seed, name, severity))
         result = dict(example)
         result["image"] = out[0] if single else out
         return result

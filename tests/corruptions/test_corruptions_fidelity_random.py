@@ -115,6 +115,33 @@ def test_noise_moments_on_a_flat_image():
         assert abs((out[changed] == 1).mean() - 0.5) < 0.03
 
 
+@pytest.mark.parametrize("severity,c", [(1, 60), (2, 25), (3, 12), (5, 3)])
+def test_shot_noise_photon_counts_are_poisson(severity, c):
+    """Photon counts min(X, c) against scipy's Poisson pmf (chi-square, bins with >= 5
+    expected), for uint8 input (CDF table, binary search beyond 16 photons) and float input
+    (CDF recurrence); both invert the same uniforms, so they agree value by value."""
+    from scipy import stats
+    level = 150
+    images = np.full((4, 96, 96, 3), level, np.uint8)
+    u8 = corrupt(images, "shot_noise", severity, seed=7).numpy().astype(np.float64)
+    f32 = corrupt(images.astype(np.float32) / 255.0, "shot_noise", severity, seed=7).numpy()
+    counts_u8 = np.round(u8 * c / 255.0)
+    counts_f32 = np.round(f32.astype(np.float64) * c)
+    assert np.allclose(f32 * c, counts_f32, atol=1e-3)
+    assert np.abs(np.floor(255.0 * counts_u8 / c + 1e-3) - u8).max() == 0  # counts recovered
+    assert np.mean(counts_u8 == counts_f32) > 0.9999
+    pmf = stats.poisson.pmf(np.arange(c), level / 255.0 * c)
+    expected = np.append(pmf, 1.0 - pmf.sum()) * counts_u8.size     # last bin: X >= c
+    for counts in (counts_u8, counts_f32):
+        observed = np.bincount(counts.astype(int).ravel(), minlength=c + 1)
+        keep = expected >= 5
+        obs = np.append(observed[keep], observed[~keep].sum())
+        exp = np.append(expected[keep], expected[~keep].sum())
+        if exp[-1] < 5:  # fold a thin remainder into the last kept bin
+            obs, exp = np.append(obs[:-2], obs[-2:].sum()), np.append(exp[:-2], exp[-2:].sum())
+        assert stats.chisquare(obs, exp).pvalue > 1e-3, (severity, obs, np.round(exp))
+
+
 @pytest.mark.parametrize("decay", [2.0, 1.4])
 def test_plasma_fractal_matches_reference_distribution(decay):
     """Our batched diamond-square against the reference's sequential one, 200 maps each:
