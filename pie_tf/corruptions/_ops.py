@@ -18,17 +18,18 @@ from tensorflow.compiler.tf2xla.python import xla
 _GOLDEN = 0x9E3779B9
 
 
-def _u32(value):
+def u32(value):
+    """A uint32 constant (``value`` mod 2^32)."""
     return tf.constant(value & 0xFFFFFFFF, tf.uint32)
 
 
 def _fmix(h):
     """MurmurHash3's 32-bit finaliser: a bijection with full avalanche (uint32 in and out)."""
-    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, _u32(16)))
-    h = h * _u32(0x85EBCA6B)
-    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, _u32(13)))
-    h = h * _u32(0xC2B2AE35)
-    return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, _u32(16)))
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, u32(16)))
+    h = h * u32(0x85EBCA6B)
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, u32(13)))
+    h = h * u32(0xC2B2AE35)
+    return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, u32(16)))
 
 
 def random_bits(seeds, stream, shape):
@@ -44,19 +45,48 @@ def random_bits(seeds, stream, shape):
     words = tf.bitcast(tf.convert_to_tensor(seeds, tf.int64), tf.uint32)    # (B, 2, 2)
     s0, s1 = words[:, 0], words[:, 1]
     k0 = _fmix(tf.bitwise.bitwise_xor(
-        s1[:, 0], _fmix(s1[:, 1] + _u32(_GOLDEN * (int(stream) + 1)))))
+        s1[:, 0], _fmix(s1[:, 1] + u32(_GOLDEN * (int(stream) + 1)))))
     k1 = _fmix(tf.bitwise.bitwise_xor(s0[:, 0], _fmix(tf.bitwise.bitwise_xor(s0[:, 1], k0))))
     size = int(np.prod(shape, dtype=np.int64))
     counter = tf.cast(tf.range(size), tf.uint32)[None]                     # (1, n)
-    h = _fmix(counter * _u32(_GOLDEN) + k0[:, None])
+    h = _fmix(counter * u32(_GOLDEN) + k0[:, None])
     h = _fmix(tf.bitwise.bitwise_xor(h, k1[:, None]))
     return tf.reshape(h, tf.concat([tf.shape(seeds)[:1], tf.constant(shape, tf.int32)], 0))
 
 
+def bits_to_unit(bits, offset):
+    """Floats ``(k + offset) / 2^24`` from the top 24 bits k of uint32 ``bits``; with
+    ``offset`` > 0 they lie in the open interval (0, 1)."""
+    top = tf.bitwise.right_shift(bits, u32(8))
+    # through int32 (exact below 2^24): CPUs convert signed integers to float in one
+    # instruction, unsigned 32-bit ones in several
+    u = (tf.cast(tf.bitcast(top, tf.int32), tf.float32) + offset) * (2.0 ** -24)
+    # (2^24 - 1) + 0.5 rounds up to 2^24 in float32: keep the open interval open
+    return tf.minimum(u, 1.0 - 2.0 ** -24) if offset else u
+
+
 def _unit(seeds, stream, shape, offset):
     """Per-example floats ``(k + offset) / 2^24`` from 24 random bits k: (B, *shape)."""
-    top = tf.bitwise.right_shift(random_bits(seeds, stream, shape), _u32(8))
-    return (tf.cast(top, tf.float32) + offset) * (2.0 ** -24)
+    return bits_to_unit(random_bits(seeds, stream, shape), offset)
+
+
+def ndtri(u):
+    """The standard normal quantile of ``u`` in [2^-25, 1 - 2^-24] (float32).
+
+    Wichura's AS 241 (PPND7, Applied Statistics 37, 1988): a rational function of (u - 1/2)^2
+    in the centre, one of sqrt(-log(min(u, 1 - u))) in the tails (that square root stays
+    below 5 down to u = 2^-25, so AS 241's far-tail piece is not needed). Within 2e-6 of the
+    exact quantile over that range (tested against scipy), and about 1.4x faster under XLA
+    on this CPU than ``tf.math.ndtri`` (whose float32 error reaches 2e-5).
+    """
+    q = u - 0.5
+    r = 0.180625 - q * q
+    centre = q * (((59.109374720 * r + 159.29113202) * r + 50.434271938) * r + 3.3871327179) / (
+        ((67.187563600 * r + 78.757757664) * r + 17.895169469) * r + 1.0)
+    t = tf.sqrt(-tf.math.log(tf.minimum(u, 1.0 - u))) - 1.6
+    tail = (((0.17023821103 * t + 1.3067284816) * t + 2.7568153900) * t + 1.4234372777) / (
+        (0.12021132975 * t + 0.73700164250) * t + 1.0)
+    return tf.where(tf.abs(q) <= 0.425, centre, tf.where(q < 0, -tail, tail))
 
 
 def normal(seeds, stream, shape, mean=0.0, stddev=1.0):
@@ -65,7 +95,7 @@ def normal(seeds, stream, shape, mean=0.0, stddev=1.0):
     By inversion (``ndtri``) of a uniform on the open interval (0, 1) with 24-bit resolution:
     tails reach 5.3 sigma, far beyond what any corruption's clipping keeps.
     """
-    z = tf.math.ndtri(_unit(seeds, stream, shape, 0.5))
+    z = ndtri(_unit(seeds, stream, shape, 0.5))
     return tf.ensure_shape(z * stddev + mean, [None, *[int(d) for d in shape]])
 
 

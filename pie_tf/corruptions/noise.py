@@ -54,9 +54,11 @@ def impulse_noise(x, seeds, c, scale):
     """Salt and pepper on a fraction ``c`` of the values (each channel independently), half
     salt, half pepper -- skimage's ``random_noise(mode='s&p')``."""
     del scale
-    flip = _ops.uniform(seeds, 0, x.shape[1:]) < c
-    salt = _ops.uniform(seeds, 1, x.shape[1:]) < 0.5
-    return tf.where(flip, tf.cast(salt, tf.float32), x)
+    # one hash word per value: its top 24 bits decide the flip, its lowest bit salt or pepper
+    bits = _ops.random_bits(seeds, 0, x.shape[1:])
+    flip = tf.bitwise.right_shift(bits, _ops.u32(8)) < _ops.u32(int(round(c * 2 ** 24)))
+    salt = tf.cast(tf.bitwise.bitwise_and(bits, _ops.u32(1)), tf.float32)
+    return tf.where(flip, salt, x)
 
 
 def speckle_noise(x, seeds, c, scale):

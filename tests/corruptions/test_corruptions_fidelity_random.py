@@ -115,6 +115,25 @@ def test_noise_moments_on_a_flat_image():
         assert abs((out[changed] == 1).mean() - 0.5) < 0.03
 
 
+def test_normal_quantile_matches_scipy():
+    """``_ops.ndtri`` (AS 241) against scipy's float64 ndtri at the same float32 uniforms:
+    a dense grid, the extreme uniforms ``_ops.normal`` can draw, and both tails; and no
+    uniform rounds to 0 or 1."""
+    from scipy import special
+    from pie_tf.corruptions import _ops
+    k = np.arange(1, 4000, dtype=np.float64)
+    u = np.concatenate([(np.arange(2 ** 18) + 0.5) / 2 ** 18, (k - 0.5) * 2.0 ** -24,
+                        1 - k * 2.0 ** -24, [2.0 ** -25, 1 - 2.0 ** -24]])
+    u32 = u.astype(np.float32)
+    ours = tf.function(_ops.ndtri, jit_compile=True)(tf.constant(u32)).numpy()
+    exact = special.ndtri(u32.astype(np.float64))
+    assert np.abs(ours - exact).max() < 3e-6
+    assert np.all(np.diff(ours[:2 ** 18]) >= 0)  # monotone across the centre/tail switch
+    words = tf.constant([0xFFFFFFFF, 0xFFFFFF00, 0x000000FF, 0], tf.uint32)  # extreme draws
+    u = _ops.bits_to_unit(words, 0.5).numpy()
+    assert 0 < u.min() and u.max() < 1
+
+
 @pytest.mark.parametrize("severity,c", [(1, 60), (2, 25), (3, 12), (5, 3)])
 def test_shot_noise_photon_counts_are_poisson(severity, c):
     """Photon counts min(X, c) against scipy's Poisson pmf (chi-square, bins with >= 5
