@@ -1,7 +1,8 @@
 """Images per second of pie_tf.corruptions vs imagecorruptions 1.1.2 on 224x224 RGB.
 
 Both run in this process on the same skimage images (astronaut, chelsea, coffee, tiled to the
-batch), in interleaved rounds: one warm (traced) ``corrupt`` call on a uint8 batch, then the
+batch), in interleaved rounds: one warm (traced) ``corrupt`` call on a uint8 tensor batch (as
+in a pipeline; each side gets its native input: tensors here, numpy arrays there), then the
 reference on ``--ref_images`` images, ``--rounds`` times; each side's best round counts (best,
 not median: the machine is shared and other jobs only ever slow a run down; interleaving
 makes both sides see the same spells of contention). Reference: the patched copy the tests
@@ -98,7 +99,7 @@ def main(argv):
           "| speed-up | in tf.data |")
     print("|---|---|---|---|---|---|---|")
     for name, severity in runs:
-        ours, ref = interleaved_rates(batch, base, name, severity)
+        ours, ref = interleaved_rates(tf.constant(batch), base, name, severity)
         piped = pipeline_rate(batch, name, severity)
         print(f"| {name} | {severity} | {ours:,.0f} | {piped:,.0f} | {ref:,.1f} "
               f"| {ours / ref:,.1f}x | {piped / ref:,.1f}x |", flush=True)

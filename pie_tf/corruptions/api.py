@@ -105,8 +105,9 @@ def _apply(images, name, severity, seeds):
 
 # Corruptions compiled whole by XLA, which fuses their elementwise and stencil chains into a
 # few passes over the batch (2-10x faster than op by op on this CPU; see
-# benchmarks/corruption_throughput.py). The others stay op by op: JPEG coding and Poisson
-# sampling have no XLA kernel; XLA's CPU bilinear resize (zoom_blur, snow) was 10-20x slower
+# benchmarks/corruption_throughput.py). shot_noise compiles where its CDF-inversion sampler
+# applies (see ``_compiled``). The others stay op by op: JPEG coding and TensorFlow's Poisson
+# sampler have no XLA kernel; XLA's CPU bilinear resize (zoom_blur, snow) was 10-20x slower
 # than TensorFlow's; spatter compiles only its stencil parts (see ``weather.spatter``).
 _XLA = {"gaussian_noise", "impulse_noise", "speckle_noise", "brightness", "contrast",
         "saturate", "frost", "fog", "gaussian_blur", "pixelate", "glass_blur",
