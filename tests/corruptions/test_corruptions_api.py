@@ -121,3 +121,23 @@ def test_table_choice_and_scaling():
     assert _params.select("gaussian_blur", 5, 112, 300)[1:] == ("imagenet", 0.5)
     assert _params.select("gaussian_blur", 1, 84, 84)[1] == "cifar"
     assert _params.select("gaussian_blur", 1, 85, 85)[1] == "imagenet"
+
+
+def test_corrupted_evaluation_set_from_the_data_layer():
+    """Fashion-MNIST test images through ``pie_tf.data.load`` (string ids): the corrupted set
+    keeps ids, labels and order, changes the images, and an example's corrupted image is the
+    same whether it comes in batches of 8 or alone after a shuffle."""
+    import pie_tf.data as pdata
+    clean = pdata.load("fashion_mnist", "test[:24]")
+    batched = list(corrupt_dataset(clean.batch(8), "shot_noise", 2, seed=1).as_numpy_iterator())
+    shuffled = corrupt_dataset(clean.shuffle(24, seed=3), "shot_noise", 2, seed=1)
+    by_id = {ex["id"]: ex["image"] for ex in shuffled.as_numpy_iterator()}
+    ref = list(clean.batch(24).as_numpy_iterator())[0]
+    ids = np.concatenate([b["id"] for b in batched])
+    images = np.concatenate([b["image"] for b in batched])
+    np.testing.assert_array_equal(ids, ref["id"])
+    np.testing.assert_array_equal(np.concatenate([b["label"] for b in batched]), ref["label"])
+    assert images.shape == ref["image"].shape == (24, 28, 28, 1) and images.dtype == np.uint8
+    assert np.mean(images != ref["image"]) > 0.3
+    for i, image in zip(ids, images):
+        np.testing.assert_array_equal(by_id[i], image)
