@@ -1,6 +1,6 @@
 """TFLite size and accuracy of dense, pruned and quantized small ResNets on Fashion-MNIST.
 
-    python benchmarks/tflite_size.py            # about 8.5 minutes on 2 shared CPU cores
+    python benchmarks/tflite_size.py            # about 3 minutes on 2 idle CPU cores
     python benchmarks/tflite_size.py --train_examples=60000 --epochs=6 --prune_epochs=3 \
         --qat_examples=60000                     # closer to converged
 
@@ -11,8 +11,8 @@ checks the goal: 90%-pruned int8 gzip <= 1/12 of dense float32 gzip with at most
 accuracy lost against the Keras model it was exported from. A last pair of rows shows what
 QuantizeCallback (BatchNorm statistics and quantizer ranges frozen for the last QAT epoch) does.
 
-Pruning: magnitude pruning with tfmot's PolynomialDecay (Zhu & Gupta, cubic, as in Hooker et al.)
-while fine-tuning the trained dense model; Hooker et al. prune while training from scratch.
+Pruning: ``pie_tf.PruneCallback`` with tfmot's PolynomialDecay (Zhu & Gupta, cubic, as in Hooker
+et al.) while fine-tuning the trained dense model; Hooker et al. prune while training from scratch.
 Fashion-MNIST is read from Debian's IDX files (`dataset-fashion-mnist`).
 """
 from __future__ import annotations
@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import tensorflow_model_optimization as tfmot  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import pie_tf  # noqa: E402
@@ -89,20 +88,17 @@ def compile_model(model, learning_rate):
 
 
 def prune(dense, sparsity, x, y):
-    """Gradual magnitude pruning (tfmot PolynomialDecay) while fine-tuning a copy of ``dense``."""
-    model = keras.models.clone_model(dense)
-    model.set_weights(dense.get_weights())
+    """Gradual magnitude pruning with ``pie_tf.PruneCallback`` (tfmot's PolynomialDecay masks)
+    while fine-tuning a copy of ``dense``."""
+    model = compile_model(pie_tf.clone_dense(dense), 1e-3)
     steps = FLAGS.prune_epochs * int(np.ceil(len(x) / FLAGS.batch_size))
-    # 20 pruning updates ending at 80% of fine-tuning; end_step a multiple of the frequency so
-    # the last update reaches the target sparsity exactly
+    # 20 pruning updates ending at 80% of fine-tuning
     frequency = max(1, int(0.8 * steps) // 20)
-    schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, sparsity, begin_step=0,
-                                                    end_step=20 * frequency, frequency=frequency)
-    wrapped = compile_model(tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule),
-                            1e-3)
-    wrapped.fit(x, y, epochs=FLAGS.prune_epochs, batch_size=FLAGS.batch_size, verbose=0,
-                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
-    return compile_model(tfmot.sparsity.keras.strip_pruning(wrapped), 1e-3)
+    callback = pie_tf.PruneCallback(sparsity, schedule="polynomial_decay", begin=0,
+                                    end=20 * frequency, frequency=frequency)
+    model.fit(x, y, epochs=FLAGS.prune_epochs, batch_size=FLAGS.batch_size, verbose=0,
+              callbacks=[callback])
+    return model
 
 
 def pqat(pruned, x, y, callback=None):
