@@ -216,31 +216,38 @@ def border_index(n, before, after, mode):
     raise ValueError(f"unknown border mode {mode!r}")
 
 
-def _pad_axis(x, axis, p, mode):
-    """Pad one axis of ``x`` by ``p`` on each side with a border rule.
+def _pad_axis(x, axis, before, after, mode):
+    """Pad one axis of ``x`` by ``before`` / ``after`` elements with a border rule.
 
     Slices and ``tf.pad`` where the pad fits in the axis (XLA turns a gather with constant
     indices into a slow general gather on CPU; slices fuse), the index table otherwise.
     """
     n = x.shape[axis]
     if mode == "edge":
-        shape = tf.tensor_scatter_nd_update(tf.shape(x), [[axis]], [p])
-        first = tf.broadcast_to(tf.gather(x, [0], axis=axis), shape)
-        last = tf.broadcast_to(tf.gather(x, [n - 1], axis=axis), shape)
-        return tf.concat([first, x, last], axis=axis)
-    if (mode == "symmetric" and p <= n) or (mode == "reflect101" and p < n):
+        parts = [x]
+        for count, at, where in ((before, 0, 0), (after, n - 1, 1)):
+            if count:
+                shape = tf.tensor_scatter_nd_update(tf.shape(x), [[axis]], [count])
+                parts.insert(where * len(parts), tf.broadcast_to(
+                    tf.gather(x, [at], axis=axis), shape))
+        return tf.concat(parts, axis=axis) if len(parts) > 1 else x
+    widest = max(before, after)
+    if (mode == "symmetric" and widest <= n) or (mode == "reflect101" and widest < n):
         paddings = [[0, 0]] * x.shape.rank
-        paddings[axis] = [p, p]
+        paddings[axis] = [before, after]
         return tf.pad(x, paddings, "SYMMETRIC" if mode == "symmetric" else "REFLECT")
-    return tf.gather(x, border_index(n, p, p, mode), axis=axis)
+    return tf.gather(x, border_index(n, before, after, mode), axis=axis)
 
 
-def pad(x, ph, pw, mode):
-    """Pad (B, H, W, C) by ``ph`` rows and ``pw`` columns on each side with a border rule."""
-    if ph:
-        x = _pad_axis(x, 1, ph, mode)
-    if pw:
-        x = _pad_axis(x, 2, pw, mode)
+def pad(x, ph, pw, mode, ph_after=None, pw_after=None):
+    """Pad (B, H, W, C) by ``ph`` rows and ``pw`` columns before (and, unless given apart,
+    after) with a border rule."""
+    ph_after = ph if ph_after is None else ph_after
+    pw_after = pw if pw_after is None else pw_after
+    if ph or ph_after:
+        x = _pad_axis(x, 1, ph, ph_after, mode)
+    if pw or pw_after:
+        x = _pad_axis(x, 2, pw, pw_after, mode)
     return x
 
 
@@ -327,18 +334,40 @@ def separable(x, k_rows, k_cols, mode):
     return _separable_xla(x, k_rows, k_cols, mode)
 
 
+def fft_length(n):
+    """The least m >= n whose prime factors are 2, 3, 5 and 7: FFT lengths with a large
+    prime factor (274 = 2 x 137 for a 224 px image padded by 25) are several times slower."""
+    m = int(n)
+    while True:
+        k = m
+        for f in (2, 3, 5, 7):
+            while k % f == 0:
+                k //= f
+        if k == 1:
+            return m
+        m += 1
+
+
+def fft_shape(h, w, pad_by):
+    """The padded (rows, cols) ``fft_convolve`` transforms: ``fft_length`` of H + 2p, W + 2p."""
+    return fft_length(h + 2 * pad_by), fft_length(w + 2 * pad_by)
+
+
 def fft_convolve(x, kernel_images, pad_by, mode):
     """Circular FFT convolution of (B, H, W, C) padded by ``pad_by`` with a border rule.
 
-    ``kernel_images`` (B or 1, H + 2p, W + 2p) hold each tap's weight at its offset modulo the
-    padded size (out[i] = sum_d k[d] x[i - d]); with every |offset| <= ``pad_by`` the wrap-around
-    only reads padding, so the result equals the padded linear convolution, cropped back.
+    The image is padded by ``pad_by`` before and at least as much after, up to
+    ``fft_shape(H, W, pad_by)``; ``kernel_images`` (B or 1, *fft_shape) hold each tap's weight
+    at its offset modulo that size (out[i] = sum_d k[d] x[i - d]). With every |offset| <=
+    ``pad_by`` the wrap-around only reads padding, so the result equals the padded linear
+    convolution, cropped back.
     """
     h, w, p = x.shape[1], x.shape[2], pad_by
-    xp = pad(x, p, p, mode)
+    nh, nw = fft_shape(h, w, p)
+    xp = pad(x, p, p, mode, nh - h - p, nw - w - p)
     xf = tf.signal.rfft2d(tf.transpose(xp, [0, 3, 1, 2]))
     kf = tf.signal.rfft2d(kernel_images)[:, None]
-    y = tf.signal.irfft2d(xf * kf, fft_length=[h + 2 * p, w + 2 * p])
+    y = tf.signal.irfft2d(xf * kf, fft_length=[nh, nw])
     return tf.transpose(y, [0, 2, 3, 1])[:, p:p + h, p:p + w]
 
 
@@ -347,7 +376,7 @@ def convolve(x, kernel2d, mode):
     kernel2d = np.asarray(kernel2d, np.float64)
     kh, kw = kernel2d.shape
     p = max(kh, kw) // 2
-    hp, wp = x.shape[1] + 2 * p, x.shape[2] + 2 * p
+    hp, wp = fft_shape(x.shape[1], x.shape[2], p)
     image = np.zeros((hp, wp))
     for i in range(kh):
         for j in range(kw):
@@ -393,7 +422,7 @@ def motion_blur(x, radius, sigma, angles):
     alive = tf.math.cumprod(tf.cast(inside, tf.float32), axis=1)
     weights = kernel[None] * alive                                    # (B, width)
     p = width  # |shift| <= width - 1 < p
-    hp, wp = h + 2 * p, w + 2 * p
+    hp, wp = fft_shape(h, w, p)
     b = tf.shape(x)[0]
     # kernel image: weight k_i at (dy_i, dx_i) modulo the padded size (out = x shifted by d)
     batch_idx = tf.broadcast_to(tf.range(b)[:, None], tf.shape(dy))

@@ -91,16 +91,27 @@ def _apply(images, name, severity, seeds):
     """Corrupt a validated (B, H, W, C) batch with per-example ``seeds`` (B, 2)."""
     h, w = images.shape[1], images.shape[2]
     params, table, scale = _params.select(name, severity, h, w)
-    x = tf.cast(images, tf.float32)
-    if images.dtype == tf.uint8:
-        x = x / 255.0
+    x = _to_unit(images)
     kwargs = {"table": table} if name in _NEEDS_TABLE else {}
     if name == "shot_noise" and images.dtype == tf.uint8:
         kwargs["levels"] = images
     y = _FUNCTIONS[name](x, seeds, params, scale, **kwargs)
     if images.dtype == tf.uint8:
-        return tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 1e-3), tf.uint8)
+        return _to_uint8(y)
     return tf.cast(y, images.dtype)
+
+
+# The conversions are XLA clusters of their own: one fused pass each where the corruption runs
+# op by op (several passes otherwise), inlined where it is compiled whole.
+@tf.function(jit_compile=True)
+def _to_unit(images):
+    x = tf.cast(images, tf.float32)
+    return x / 255.0 if images.dtype == tf.uint8 else x
+
+
+@tf.function(jit_compile=True)
+def _to_uint8(y):
+    return tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 1e-3), tf.uint8)
 
 
 # Corruptions compiled whole by XLA, which fuses their elementwise and stencil chains into a

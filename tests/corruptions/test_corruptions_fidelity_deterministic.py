@@ -88,3 +88,22 @@ def test_long_separable_kernels_match_scipy(mode, scipy_mode):
     ref = correlate1d(correlate1d(x.astype(np.float64), k_rows, axis=1, mode=scipy_mode),
                       k_cols, axis=2, mode=scipy_mode)
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode,scipy_mode", [("edge", "nearest"), ("symmetric", "reflect"),
+                                             ("reflect101", "mirror")])
+def test_fft_convolution_matches_scipy_at_padded_fft_sizes(mode, scipy_mode):
+    """``convolve`` pads to FFT-friendly sizes (38 + 2 x 5 = 48 stays, 29 + 10 = 39 -> 40):
+    scipy's 2-D correlation with each border rule, a random 11 x 9 kernel, short and tall
+    images; the extra rows and columns continue the border rule and never reach the crop."""
+    import tensorflow as tf
+    from scipy.ndimage import correlate
+    from pie_tf.corruptions import _ops
+    assert [_ops.fft_length(n) for n in (39, 48, 137, 274)] == [40, 48, 140, 280]
+    rng = np.random.default_rng(1)
+    kernel = rng.random((11, 9))
+    for shape in ((2, 38, 29, 3), (1, 29, 38, 1)):
+        x = rng.random(shape).astype(np.float32)
+        ours = _ops.convolve(tf.constant(x), kernel, mode).numpy()
+        ref = correlate(x.astype(np.float64), kernel[None, :, :, None], mode=scipy_mode)
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
