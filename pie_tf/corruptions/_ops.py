@@ -280,10 +280,16 @@ def correlate1d(x, kernel, axis, mode):
     # Materialise the padded image: fused into the taps, every tap would re-evaluate the
     # border rule (and the producer chain) per pixel -- 2-5x slower on this CPU.
     xp = xla.optimization_barrier(xp)[0]
-    parts = [(xp[:, t:t + n] if axis == 1 else xp[:, :, t:t + n]) * float(weight)
-             for t, weight in enumerate(kernel)]
-    while len(parts) > 1:  # a balanced tree of sums: XLA's CPU code for a long chain is slower
-        parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i]
+    return tree_reduce([(xp[:, t:t + n] if axis == 1 else xp[:, :, t:t + n]) * float(weight)
+                        for t, weight in enumerate(kernel)], tf.add)
+
+
+def tree_reduce(parts, op):
+    """``op`` over a list of tensors as a balanced tree: XLA's CPU code for a long chain of
+    the same ops vectorises worse (2x slower at 25 terms)."""
+    parts = list(parts)
+    while len(parts) > 1:
+        parts = [op(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
                  for i in range(0, len(parts), 2)]
     return parts[0]
 

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python import xla
 
 from pie_tf.corruptions import _ops, _params
 
@@ -218,12 +219,17 @@ def _canny_candidates(img, low, high):
 def _canny(img, low, high, hysteresis_steps=16):
     """OpenCV-style Canny on (B, H, W) grey levels 0..255: 3x3 Sobel, L1 magnitude,
     non-maximum suppression in four directions (one XLA cluster), hysteresis by
-    ``hysteresis_steps`` rounds of 8-connected growth from strong edges through weak ones (op
-    by op: XLA's CPU code for this loop was 5x slower; OpenCV follows chains to any length,
+    ``hysteresis_steps`` rounds of 8-connected growth from strong edges through weak ones
+    (another XLA cluster, 3.6x faster than op by op; OpenCV follows chains to any length,
     chains longer than that are cut here)."""
     weak, edges = _canny_candidates(img, float(low), float(high))
-    h, w = img.shape[1], img.shape[2]
-    for _ in range(hysteresis_steps):
+    return _hysteresis(weak, edges, int(hysteresis_steps))
+
+
+@tf.function(jit_compile=True)
+def _hysteresis(weak, edges, steps):
+    h, w = weak.shape[1], weak.shape[2]
+    for _ in range(steps):
         # 8-connected growth = 3x3 max filter, separable: along rows, then along columns
         e = tf.pad(tf.cast(edges, tf.float32), [[0, 0], [1, 1], [1, 1]])
         e = tf.maximum(tf.maximum(e[:, :, 0:w], e[:, :, 1:w + 1]), e[:, :, 2:w + 2])
@@ -240,14 +246,16 @@ def _distance_to_edges(edges, cap):
     h, w = edges.shape[1], edges.shape[2]
     # one padding per pass, then plain slices: the nearest edge along the row, then the
     # nearest (row distance, dy) over the column
+    # (padded inputs pinned by XLA optimisation barriers, minima as balanced trees: see
+    # ``_ops.correlate1d``)
     e = tf.pad(tf.cast(edges, tf.float32), [[0, 0], [0, 0], [cap, cap]])
-    row = tf.fill(tf.shape(edges), big)
-    for k in range(-cap, cap + 1):
-        row = tf.minimum(row, tf.where(e[:, :, cap + k:cap + k + w] > 0, float(abs(k)), big))
+    e = xla.optimization_barrier(e)[0]
+    row = _ops.tree_reduce([tf.where(e[:, :, cap + k:cap + k + w] > 0, float(abs(k)), big)
+                            for k in range(-cap, cap + 1)], tf.minimum)
     r = tf.pad(row, [[0, 0], [cap, cap], [0, 0]], constant_values=big)
-    d2 = tf.fill(tf.shape(row), big * big)
-    for k in range(-cap, cap + 1):
-        d2 = tf.minimum(d2, tf.square(r[:, cap + k:cap + k + h]) + float(k * k))
+    r = xla.optimization_barrier(r)[0]
+    d2 = _ops.tree_reduce([tf.square(r[:, cap + k:cap + k + h]) + float(k * k)
+                           for k in range(-cap, cap + 1)], tf.minimum)
     return tf.minimum(tf.sqrt(d2), float(cap))
 
 
