@@ -12,8 +12,6 @@ in CPU time of this process (the steadier figure on a machine shared with other 
 from __future__ import annotations
 
 import functools
-import gzip
-import os
 import shutil
 import tempfile
 import time
@@ -22,6 +20,7 @@ import numpy as np
 from absl import app, flags
 
 from pie_tf._keras import keras, tf
+from pie_tf.data.fashion_mnist import fashion_mnist_arrays
 from pie_tf.models import small_resnet
 from pie_tf.population import Population, Recipe
 from pie_tf.population import _train
@@ -36,16 +35,9 @@ flags.DEFINE_integer("width", 8, "small_resnet width.")
 flags.DEFINE_string("fashion_dir", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST IDX files.")
 
 
-def _idx(path, offset):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-
 def _fashion(split, n):
-    prefix = os.path.join(FLAGS.fashion_dir, "train" if split == "train" else "t10k")
-    images = _idx(f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28, 1)[:n]
-    labels = _idx(f"{prefix}-labels-idx1-ubyte.gz", 8)[:n].astype(np.int64)
-    return (images.astype(np.float32) / 255.0), labels
+    images, labels = fashion_mnist_arrays(split, FLAGS.fashion_dir)
+    return images[:n, :, :, None].astype(np.float32) / 255.0, labels[:n].astype(np.int64)
 
 
 def main(_):
