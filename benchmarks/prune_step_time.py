@@ -24,6 +24,7 @@ import numpy as np
 from absl import app, flags
 
 import pie_tf
+from pie_tf import models
 from pie_tf._keras import keras, tf
 from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
@@ -36,20 +37,9 @@ flags.DEFINE_integer("frequency", 10, "Mask update interval in steps (both varia
 
 
 def small_resnet(seed):
-    """A CIFAR-style ResNet: 3 stages x 1 basic block, 16/32/64 channels, BatchNorm, Add."""
+    """pie_tf's CIFAR-style ResNet-8: 3 stages x 1 basic block, 16/32/64 channels, logits."""
     keras.utils.set_random_seed(seed)
-    layers = keras.layers
-    inputs = keras.Input((32, 32, 3))
-    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(16, 3, padding="same")(inputs)))
-    for filters, stride in ((16, 1), (32, 2), (64, 2)):
-        y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
-        y = layers.ReLU()(layers.BatchNormalization()(y))
-        y = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(y))
-        if stride != 1 or x.shape[-1] != filters:
-            x = layers.BatchNormalization()(layers.Conv2D(filters, 1, strides=stride)(x))
-        x = layers.ReLU()(layers.Add()([x, y]))
-    outputs = layers.Dense(10)(layers.GlobalAveragePooling2D()(x))
-    return keras.Model(inputs, outputs)
+    return models.small_resnet((32, 32, 3), 10, depth=8, width=16, classifier_activation=None)
 
 
 class EpochTimer(keras.callbacks.Callback):
