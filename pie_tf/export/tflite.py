@@ -405,17 +405,27 @@ class TFLiteModel:
         refuses the model (sparse flatbuffers)."""
         key = num_threads
         if key not in self._interpreters:
-            try:
-                interpreter = self._new_interpreter(num_threads, builtin_only=False)
-                interpreter.allocate_tensors()
-            except (RuntimeError, ValueError) as error:
-                if "delegate" not in str(error).lower():
-                    raise
-                self._warn_fallback(error)
-                interpreter = self._new_interpreter(num_threads, builtin_only=True)
-                interpreter.allocate_tensors()
-            self._interpreters[key] = interpreter
+            self._interpreters[key] = self._allocated(
+                self._new_interpreter(key, builtin_only=False), key)
         return self._interpreters[key]
+
+    def _allocated(self, interpreter, key, batch=None):
+        """``interpreter`` with its tensors allocated; if XNNPACK refuses the model, a
+        builtin-kernel interpreter for ``key`` instead (its input resized to ``batch``)."""
+        try:
+            interpreter.allocate_tensors()
+            return interpreter
+        except (RuntimeError, ValueError) as error:
+            if "delegate" not in str(error).lower():
+                raise
+            self._warn_fallback(error)
+        fallback = self._new_interpreter(key, builtin_only=True)
+        if batch is not None:
+            detail = fallback.get_input_details()[0]
+            fallback.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]],
+                                         strict=False)
+        fallback.allocate_tensors()
+        return fallback
 
     def _warn_fallback(self, error):
         if not self._fallback_warned:
@@ -423,7 +433,7 @@ class TFLiteModel:
                           str(error).strip().splitlines()[0][:160] +
                           "); running it on TFLite's builtin kernels instead. This happens for "
                           "sparse-format (EXPERIMENTAL_SPARSITY) dynamic/int8 models; export "
-                          "with sparse_format=False to use XNNPACK.", RuntimeWarning, stacklevel=4)
+                          "with sparse_format=False to use XNNPACK.", RuntimeWarning, stacklevel=5)
             self._fallback_warned = True
 
     def _resize(self, key, interpreter, n):
@@ -431,18 +441,8 @@ class TFLiteModel:
         if detail["shape"][0] == n:
             return interpreter
         interpreter.resize_tensor_input(detail["index"], [n, *detail["shape"][1:]], strict=False)
-        try:
-            interpreter.allocate_tensors()
-        except (RuntimeError, ValueError) as error:
-            if "delegate" not in str(error).lower():
-                raise
-            self._warn_fallback(error)
-            interpreter = self._new_interpreter(key, builtin_only=True)
-            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"],
-                                            [n, *detail["shape"][1:]], strict=False)
-            interpreter.allocate_tensors()
-            self._interpreters[key] = interpreter
-        return interpreter
+        self._interpreters[key] = self._allocated(interpreter, key, n)
+        return self._interpreters[key]
 
     @property
     def input_details(self):
