@@ -11,6 +11,7 @@ Public API (imported lazily, so ``import pie_tf`` stays cheap and each part load
     pie_tf.compare_deployment(...)     # a TFLite model against the Keras model it came from
     pie_tf.audit(...)                  # PIE/CIE, class impact, attributes, loyalty, robustness
     pie_tf.data, pie_tf.corruptions, pie_tf.models, pie_tf.store, pie_tf.population, pie_tf.report
+    pie_tf.errors                      # the typed errors pie_tf raises, to catch by type
 
 Importing pie_tf sets ``TF_USE_LEGACY_KERAS=1`` (unless already set) so that tfmot, which supports
 only Keras 2, works; ``pie_tf.keras`` is the ``tf_keras`` module to build models with.
@@ -46,6 +47,7 @@ _API = {
     "store": ("pie_tf.store", None),
     "population": ("pie_tf.population", None),
     "report": ("pie_tf.report", None),
+    "errors": ("pie_tf.errors", None),
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -16,26 +16,14 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
+from pie_tf.errors import StoreError
+
 __all__ = ["StoreError", "join", "is_local", "write_array", "read_array", "write_json",
            "read_json", "TMP_MARK"]
 
 # Temporary files carry this marker; readers never look at them and writers clear stale ones.
 TMP_MARK = ".tmp-"
 _CHUNK = 1 << 22
-
-
-class StoreError(ValueError):
-    """A file in a prediction store is missing, corrupt, or not one the store wrote.
-
-    Attributes
-    ----------
-    path : str
-        The offending file.
-    """
-
-    def __init__(self, path, message):
-        self.path = str(path)
-        super().__init__(f"{path}: {message}")
 
 
 def join(*parts):

@@ -1,0 +1,66 @@
+"""The errors pie_tf raises on purpose, so user code can catch them by type.
+
+Every class also derives from the builtin a caller would expect (``ValueError`` for a bad value,
+``KeyError`` for something absent), so code written against the builtins keeps working. No pie_tf
+code decides anything by reading an error's message: it catches one of these types instead.
+
+This module imports nothing from the rest of pie_tf, so every part (the store included) can use it.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "PieTfError",
+    "InvalidArgumentError",
+    "NotProbabilitiesError",
+    "StoreError",
+    "MissingEvaluationError",
+    "ConfigMismatchError",
+]
+
+
+class PieTfError(Exception):
+    """Base class of every error pie_tf raises on purpose."""
+
+
+class InvalidArgumentError(PieTfError, ValueError):
+    """An argument, flag or option has a value pie_tf cannot use; the message names it."""
+
+
+class NotProbabilitiesError(InvalidArgumentError):
+    """Scores declared (or required) to be probabilities are not: negative, non-finite, or rows
+    that do not sum to one within the stated tolerance."""
+
+
+class StoreError(PieTfError, ValueError):
+    """A file in a prediction store is missing, corrupt, or not one the store wrote.
+
+    Attributes
+    ----------
+    path : str
+        The offending file or folder.
+    """
+
+    def __init__(self, path, message):
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
+
+
+class MissingEvaluationError(PieTfError, KeyError):
+    """A store holds no predictions for the requested (evaluation set, variant) pair."""
+
+    def __str__(self):  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigMismatchError(PieTfError, ValueError):
+    """A run asked to reuse stored members or evaluation sets produced by another configuration.
+
+    Attributes
+    ----------
+    differences : dict
+        ``{key: (stored, requested)}`` for every key that differs.
+    """
+
+    def __init__(self, message, differences=None):
+        self.differences = dict(differences or {})
+        super().__init__(message)
