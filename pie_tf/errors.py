@@ -13,6 +13,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotProbabilitiesError",
     "StoreError",
+    "DataFileError",
     "MissingEvaluationError",
     "ConfigMismatchError",
 ]
@@ -31,8 +32,8 @@ class NotProbabilitiesError(InvalidArgumentError):
     that do not sum to one within the stated tolerance."""
 
 
-class StoreError(PieTfError, ValueError):
-    """A file in a prediction store is missing, corrupt, or not one the store wrote.
+class _FileError(PieTfError, ValueError):
+    """An error about one file or folder; the message starts with its path.
 
     Attributes
     ----------
@@ -43,6 +44,16 @@ class StoreError(PieTfError, ValueError):
     def __init__(self, path, message):
         self.path = str(path)
         super().__init__(f"{path}: {message}")
+
+
+class StoreError(_FileError):
+    """A file in a prediction store is missing, corrupt, or not one the store wrote
+    (``path``: the offending file or folder)."""
+
+
+class DataFileError(_FileError):
+    """A data file (e.g. a Fashion-MNIST IDX file) is corrupt, truncated or of the wrong format
+    (``path``: the offending file)."""
 
 
 class MissingEvaluationError(PieTfError, KeyError):

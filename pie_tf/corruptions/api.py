@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
 import tensorflow as tf
 
 from pie_tf.corruptions import _params, blur, digital, noise, weather
+from pie_tf.errors import InvalidArgumentError
 
 CORRUPTIONS = (
     "gaussian_noise", "shot_noise", "impulse_noise",
@@ -49,11 +51,13 @@ _MIN_SIDE = 8
 def _check_name_severity(name, severity):
     valid = CORRUPTIONS + EXTRA_CORRUPTIONS
     if not isinstance(name, str) or name not in valid:
-        raise ValueError(f"name must be one of {', '.join(valid)}; got {name!r}")
+        raise InvalidArgumentError(f"name must be one of {', '.join(valid)}; got {name!r}")
     if name not in _FUNCTIONS:  # pragma: no cover - every valid name is registered
         raise NotImplementedError(f"corruption {name!r} is not available")
-    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
-        raise ValueError(f"severity must be an integer in 1..5; got {severity!r}")
+    if isinstance(severity, (bool, np.bool_)) or not isinstance(severity, (int, np.integer)) \
+            or not 1 <= severity <= 5:
+        raise InvalidArgumentError(f"severity must be an integer in 1..5; got {severity!r}")
+    return int(severity)
 
 
 def _check_images(images, argname="images"):
@@ -158,16 +162,24 @@ def corrupt(images, name, severity, *, seed=0):
     -------
     tensor of shape (B, H, W, C), same dtype as ``images``.
     """
-    _check_name_severity(name, severity)
+    severity = _check_name_severity(name, severity)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int; got {type(seed).__name__}")
     images = tf.convert_to_tensor(images)
     _check_images(images)
-    if images.dtype.is_floating and tf.executing_eagerly():
-        top = float(tf.reduce_max(images)) if tf.size(images) > 0 else 0.0
-        if top > 1.0 + 1e-6:
-            raise ValueError(f"float images must be in [0, 1]; got a maximum of {top:g} "
-                             "(divide by 255, or pass uint8)")
+    if images.dtype.is_floating and tf.executing_eagerly() and tf.size(images) > 0:
+        # A NaN pixel would spread through every blur and FFT into its neighbours, and values
+        # outside [0, 1] (e.g. mean-centred images) would be clipped: refuse both.
+        finite = tf.math.is_finite(images)
+        if not bool(tf.reduce_all(finite)):
+            bad = int(tf.size(images)) - int(tf.math.count_nonzero(finite))
+            raise InvalidArgumentError(f"images: {bad} pixel(s) are NaN or infinite; corruptions "
+                                       "need finite pixels in [0, 1].")
+        low, top = float(tf.reduce_min(images)), float(tf.reduce_max(images))
+        if top > 1.0 + 1e-6 or low < -1e-6:
+            raise InvalidArgumentError(
+                f"float images must be in [0, 1]; got values in [{low:g}, {top:g}] (divide by "
+                "255, undo any mean/std normalisation before corrupting, or pass uint8)")
     ids = tf.range(tf.shape(images)[0], dtype=tf.int64)
     seeds = example_seeds(ids, seed, name, severity)
     return _compiled(name, severity, images.shape[1], images.shape[2])(images, seeds)
@@ -181,7 +193,7 @@ def corruption_fn(name, severity, seed=0):
     with only ``image`` replaced. Seeds come from ``id`` (see module notes), so the corrupted
     example does not depend on batching or order.
     """
-    _check_name_severity(name, severity)
+    severity = _check_name_severity(name, severity)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int; got {type(seed).__name__}")
 
@@ -220,5 +232,10 @@ def corrupt_dataset(ds, name, severity, seed=0):
     """
     if not isinstance(ds, tf.data.Dataset):
         raise TypeError(f"ds must be a tf.data.Dataset; got {type(ds).__name__}")
+    spec = ds.element_spec
+    if not isinstance(spec, dict) or "image" not in spec or "id" not in spec:
+        raise TypeError("ds must yield pie_tf example dicts with 'image' and 'id' (the id seeds "
+                        f"each example's noise); got element_spec {spec!r}. Build it with "
+                        "pie_tf.data.load or pie_tf.data.from_arrays, not as (image, label) pairs.")
     return ds.map(corruption_fn(name, severity, seed), num_parallel_calls=tf.data.AUTOTUNE,
                   deterministic=True)

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
+
 from pie_tf._keras import tf
 from pie_tf.data import schema
+from pie_tf.errors import InvalidArgumentError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "as_supervised", "center_crop", "compose", "normalize",
            "preprocess", "random_flip", "random_resized_crop", "resize", "resnet_eval",
@@ -119,6 +122,12 @@ def normalize(mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAG
     For 1-channel images pass one mean/std (e.g. ``normalize((0.5,), (0.5,))``); the ImageNet
     defaults need 3 channels.
     """
+    mean_a, std_a = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+    if mean_a.ndim > 1 or not np.all(np.isfinite(mean_a)):
+        raise InvalidArgumentError(f"`mean` must be finite numbers, one per channel; got {mean!r}.")
+    if std_a.ndim > 1 or not (np.all(np.isfinite(std_a)) and np.all(std_a > 0)):
+        raise InvalidArgumentError(f"`std` must be finite numbers > 0, one per channel (a zero "
+                                   f"std would make every pixel +-inf); got {std!r}.")
     mean_t = tf.constant(mean, tf.float32)
     std_t = tf.constant(std, tf.float32)
     as_float = to_float()

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from pie_tf._keras import tf
+from pie_tf.errors import InvalidArgumentError
 
 __all__ = [
     "DatasetInfo",
@@ -97,6 +98,11 @@ def check_split(split: str, valid: Sequence[str], dataset: str) -> str:
     return split
 
 
+def split_bases(split: str) -> list:
+    """The split names a valid split string reads, in order (``"train[:10]+test"`` -> train, test)."""
+    return [_SPLIT_PART.match(part).group(1) for part in split.split("+")]
+
+
 def from_arrays(images, labels, attributes: Mapping[str, Sequence] | None = None,
                 ids: Sequence | None = None) -> tf.data.Dataset:
     """A dataset in pie_tf's schema from in-memory arrays.
@@ -106,7 +112,7 @@ def from_arrays(images, labels, attributes: Mapping[str, Sequence] | None = None
     images : array-like of shape (n, H, W) or (n, H, W, C), C in {1, 3}
         uint8 pixels (float images in [0, 1] or [0, 255] are not guessed at: convert first).
         (n, H, W) gets a channel axis.
-    labels : array-like of int, shape (n,)
+    labels : array-like of int >= 0, shape (n,)
     attributes : mapping of str to array-like of shape (n,), optional
         bool or integer values per example, e.g. ``{"Male": male, "Young": young}``.
     ids : array-like of shape (n,), optional
@@ -133,6 +139,10 @@ def from_arrays(images, labels, attributes: Mapping[str, Sequence] | None = None
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"`labels` must be integers of shape ({n},) to match `images`; got "
                          f"{labels.dtype} {labels.shape}.")
+    if n and labels.min() < 0:
+        bad = int(np.flatnonzero(labels < 0)[0])
+        raise InvalidArgumentError(f"`labels` must be class indices >= 0; labels[{bad}] is "
+                                   f"{int(labels[bad])}.")
     tensors = {IMAGE: images, LABEL: labels.astype(np.int64)}
     if attributes is not None:
         if not isinstance(attributes, Mapping) or not attributes:

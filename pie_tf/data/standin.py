@@ -36,6 +36,7 @@ import numpy as np
 
 from pie_tf.data import schema
 from pie_tf.data.fashion_mnist import CLASS_NAMES, fashion_mnist_arrays
+from pie_tf.errors import InvalidArgumentError
 
 __all__ = ["CELEBA_TRAIN_JOINT", "STANDIN_ATTRIBUTES", "DEFAULT_POSITIVE_CLASSES", "celeba_standin",
            "standin_arrays", "standin_info"]
@@ -144,6 +145,18 @@ def _id_prefix(seed, split, sizes, positive_classes, joint) -> str:
     return f"seed{seed}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
 
 
+def _check_sizes(sizes: dict, requested) -> dict:
+    """Each size a non-negative int, and a positive one for every split in ``requested``."""
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise InvalidArgumentError(f"`{name}_size` must be a non-negative int; got {size!r}.")
+    for name in requested:
+        if name in sizes and sizes[name] == 0:
+            raise InvalidArgumentError(f"`{name}_size` is 0 but split {name!r} is requested: give "
+                                       f"`{name}_size` >= 1.")
+    return sizes
+
+
 def standin_arrays(split: str, *, seed: int = 0, image_size: int = 32, margin: int | None = None,
                    channels: int = 1, train_size: int = DEFAULT_SIZES["train"],
                    validation_size: int = DEFAULT_SIZES["validation"],
@@ -180,11 +193,8 @@ def standin_arrays(split: str, *, seed: int = 0, image_size: int = 32, margin: i
         ``id`` str (n,), ``source_index`` int64 (n,) (position in Fashion-MNIST's split),
         ``source_class`` int64 (n,) (Fashion-MNIST class).
     """
-    sizes = {"train": train_size, "validation": validation_size, "test": test_size}
-    schema.check_choice(split, tuple(sizes), "split", "celeba_standin split")
-    for name, size in sizes.items():
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
-            raise ValueError(f"`{name}_size` must be a non-negative int; got {size!r}.")
+    sizes = _check_sizes({"train": train_size, "validation": validation_size, "test": test_size},
+                         (split,))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative int; got {seed!r}.")
     if not isinstance(image_size, (int, np.integer)) or not 20 <= image_size <= 128:
@@ -250,6 +260,8 @@ def celeba_standin(split: str, **options):
     sizes = {"train": options.get("train_size", DEFAULT_SIZES["train"]),
              "validation": options.get("validation_size", DEFAULT_SIZES["validation"]),
              "test": options.get("test_size", DEFAULT_SIZES["test"])}
+    schema.check_split(split, tuple(sizes), "celeba_standin")
+    _check_sizes(sizes, schema.split_bases(split))
     parts = schema.split_positions(split, sizes, "celeba_standin")
     chunks = []
     for name, positions in parts:
