@@ -11,9 +11,10 @@ import time
 
 import numpy as np
 
+from pie_tf import _precision
 from pie_tf._keras import check_model, keras, tf
 
-__all__ = ["set_seed", "supervised", "train_batches", "compile_model", "fit",
+__all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_model", "fit",
            "train_from_scratch", "finetune_pruned", "finetune_qat", "export", "keras_predictor",
            "tflite_predictor", "describe_eval_set", "predict_eval_set", "calibration_images"]
 
@@ -23,6 +24,15 @@ IMAGE, LABEL, ID, ATTRIBUTES = "image", "label", "id", "attributes"
 def set_seed(seed):
     """Seed Python, numpy and TensorFlow's global generator (what Keras initialisers draw from)."""
     keras.utils.set_random_seed(int(seed))
+
+
+def build_model(model_fn, recipe, *, quantized=False):
+    """``model_fn()`` under the recipe's dtype policy (float32 for a QAT structure)."""
+    policy = "float32" if quantized else recipe.mixed_precision
+    with _precision.policy_scope(keras, policy):
+        model = model_fn()
+    check_model(model, "model_fn()")
+    return model
 
 
 def _is_example_dict(spec):
@@ -105,9 +115,16 @@ def compile_model(model, recipe, *, learning_rate, total_steps):
         optimizer = keras.optimizers.Adam(lr, weight_decay=decay)
     else:
         optimizer = keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay or 0.004)
+    from pie_tf.compress.quantize import is_quantization_aware
+    quantized = is_quantization_aware(model)
+    if not quantized and _precision.computes_in(model, "float16"):
+        # float16 gradients underflow without loss scaling (bfloat16 has float32's range)
+        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"],
+                  # tfmot's fake-quantizers are not compiled with XLA here: QAT runs op by op
+                  jit_compile=bool(recipe.jit_compile and not quantized))
     return model
 
 
@@ -135,8 +152,7 @@ def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, sparsity
     steps = steps_per_epoch(train_data, recipe)
     set_seed(seed)
     with strategy.scope():
-        model = model_fn()
-        check_model(model, "model_fn()")
+        model = build_model(model_fn, recipe)
         compile_model(model, recipe, learning_rate=recipe.learning_rate,
                       total_steps=recipe.epochs * steps)
     callbacks = [] if sparsity is None else [_prune_callback(sparsity, recipe)]
@@ -158,7 +174,9 @@ def finetune_pruned(dense, train_data, recipe, seed, sparsity):
     """A copy of ``dense`` (left untouched) fine-tuned while pruned to ``sparsity``."""
     from pie_tf.compress.pruning import clone_dense
     set_seed(seed)
-    model = clone_dense(dense)  # PruneCallback prunes in place: never the dense member itself
+    # PruneCallback prunes in place: never the dense member itself; the copy keeps its policy
+    with _precision.policy_scope(keras, recipe.mixed_precision):
+        model = clone_dense(dense)
     return model, _finetune(model, train_data, recipe, seed, [_prune_callback(sparsity, recipe)])
 
 
@@ -168,7 +186,7 @@ def finetune_qat(dense, train_data, recipe, seed):
     from pie_tf.compress.quantize import quantize
     set_seed(seed)
     with dense.distribute_strategy.scope():
-        model = quantize(clone_dense(dense))
+        model = quantize(_precision.float32_copy(keras, clone_dense(dense)))
     return model, _finetune(model, train_data, recipe, seed, [])
 
 
@@ -180,7 +198,8 @@ def calibration_images(train_data, n):
 def export(model, mode, calibration):
     """``pie_tf.export_tflite`` of ``model``; int8 is calibrated on ``calibration`` images."""
     from pie_tf.export.tflite import export_tflite
-    return export_tflite(model, mode, representative_data=calibration if mode == "int8" else None,
+    # float16 compute ops are no TFLite builtins: convert a float32 copy of the same weights
+    return export_tflite(_precision.float32_copy(keras, model), mode, representative_data=calibration if mode == "int8" else None,
                          num_calibration_examples=max(len(calibration), 1))
 
 

@@ -427,8 +427,10 @@ class _GroupRun:
 
     def _structure(self, variant):
         """A new, untrained model with the layers and weights of ``variant``'s model."""
-        model = self.population.model_fn()
-        if variant.kind == "qat_int8":
+        quantized = variant.kind == "qat_int8"
+        model = _train.build_model(self.population.model_fn, self.population.recipe,
+                                   quantized=quantized)
+        if quantized:
             from pie_tf.compress.quantize import quantize
             model = quantize(model)
         return model

@@ -14,6 +14,7 @@ __all__ = ["Recipe"]
 
 _OPTIMIZERS = ("sgd", "adam", "adamw")
 _SCHEDULES = ("constant", "cosine", "step")
+_PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +58,16 @@ class Recipe:
         Batch size for predictions.
     verbose : int
         Passed to ``model.fit`` (0 silent, 1 progress bar, 2 a line per epoch).
+    jit_compile : bool
+        Compile the training step with XLA (``model.compile(jit_compile=True)``). Pruning masks
+        are updated outside the step, so PruneCallback is unaffected; QAT members train without
+        XLA (tfmot's fake-quantizers), which is recorded in their timing, not here.
+    mixed_precision : {"float32", "mixed_float16", "mixed_bfloat16"}
+        Keras dtype policy the dense and pruned members are built and trained under (variables
+        stay float32; ``"mixed_float16"`` adds loss scaling). QAT members and every TFLite export
+        use a float32 copy of the same weights (``pie_tf._precision.float32_copy``): tfmot's
+        quantizers and the TFLite converter need a float32 graph. The studies' ``auto`` is
+        resolved to one of these before the recipe is made, so a store records what ran.
     """
     epochs: int = 1
     batch_size: int = 128
@@ -76,6 +87,8 @@ class Recipe:
     calibration_examples: int = 100
     eval_batch_size: int = 256
     verbose: int = 0
+    jit_compile: bool = False
+    mixed_precision: str = "float32"
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "shuffle_buffer", "finetune_epochs",
@@ -102,7 +115,11 @@ class Recipe:
                              f"got {self.prune_begin!r}, {self.prune_end!r}.")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1 or 2; got {self.verbose!r}.")
-        for name in ("nesterov", "from_logits"):
+        if self.mixed_precision not in _PRECISIONS:
+            raise ValueError(f"`mixed_precision` must be one of {_PRECISIONS}; got "
+                             f"{self.mixed_precision!r} (resolve 'auto' with "
+                             "pie_tf._precision.resolve_policy first).")
+        for name in ("nesterov", "from_logits", "jit_compile"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"`{name}` must be a bool; got {getattr(self, name)!r}.")
 

@@ -1,0 +1,86 @@
+"""Accelerator options of the recipe (XLA, mixed precision) on the CPU: members train, prune,
+quantize and export, and their stored predictions are finite probabilities."""
+import numpy as np
+import pytest
+
+from pie_tf import _precision
+from pie_tf._keras import keras, tf
+from pie_tf.compress.sparsity import sparsity_report
+from pie_tf.population import Recipe
+from pie_tf.store import PredictionStore
+from tests.population import _tiny
+
+VARIANTS = ["dense", "prune_ft@0.75", "qat_int8", "prune_ft@0.75+tflite_int8"]
+
+
+@pytest.fixture(scope="module")
+def float32_dense(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("float32"))
+    _tiny.population(root).run()
+    return PredictionStore(root).read("dense", "test", fields=("probs",)).probs[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options, tolerance", [
+    (dict(jit_compile=True), 1e-3),
+    (dict(mixed_precision="mixed_bfloat16"), 0.1),
+    (dict(mixed_precision="mixed_float16", jit_compile=True), 0.02)],
+    ids=["xla", "bfloat16", "float16+xla"])
+def test_members_train_prune_quantize_and_export(tmp_path, options, tolerance, float32_dense):
+    recipe = Recipe(**{**_tiny.RECIPE.to_dict(), **options})
+    population = _tiny.population(str(tmp_path / "store"), recipe=recipe, variants=VARIANTS)
+    assert [r.status for r in population.run()] == ["written"] * len(VARIANTS)
+    store = PredictionStore(str(tmp_path / "store"))
+    for variant in VARIANTS:
+        probs = store.read(variant, "test", fields=("probs",)).probs[0].astype(np.float32)
+        assert np.isfinite(probs).all(), variant
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-2)
+    assert store.member_info("dense", 0)["recipe"]["mixed_precision"] == \
+        recipe.mixed_precision
+    # the same seed trains the same member, up to the option's rounding
+    dense = store.read("dense", "test", fields=("probs",)).probs[0].astype(np.float32)
+    difference = np.abs(dense - float32_dense.astype(np.float32)).max()
+    print(options, "max |p - p_float32| =", difference)
+    assert 0 < difference < tolerance if options.get("mixed_precision") else difference < tolerance
+
+
+def test_float32_copy_keeps_weights_and_zeros():
+    with _precision.policy_scope(keras, "mixed_float16"):
+        model = _tiny.build_model()
+    assert _precision.computes_in(model, "float16")
+    kernel = model.layers[1].kernel
+    kernel.assign(tf.where(tf.abs(kernel) < 0.2, 0.0, kernel))
+    copy = _precision.float32_copy(keras, model)
+    assert not _precision.uses_mixed_precision(copy)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    for a, b in zip(model.get_weights(), copy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    report = sparsity_report(model), sparsity_report(copy)
+    np.testing.assert_array_equal(report[0]["zeros"], report[1]["zeros"])
+    x = _tiny.arrays(8)[0]
+    np.testing.assert_allclose(copy(x).numpy(), model(x).numpy().astype(np.float32), atol=2e-2)
+    assert _precision.float32_copy(keras, copy) is copy
+
+
+def test_compile_options_reach_the_model():
+    from pie_tf.compress.quantize import quantize
+    from pie_tf.population import _train
+    recipe = Recipe(jit_compile=True, mixed_precision="mixed_float16")
+    model = _train.build_model(_tiny.build_model, recipe)
+    _train.compile_model(model, recipe, learning_rate=0.1, total_steps=4)
+    assert model.jit_compile and type(model.optimizer).__name__.startswith("LossScaleOptimizer")
+    qat = quantize(_precision.float32_copy(keras, model))
+    _train.compile_model(qat, recipe, learning_rate=0.1, total_steps=4)
+    assert not qat.jit_compile and not _precision.uses_mixed_precision(qat)
+    assert not type(qat.optimizer).__name__.startswith("LossScaleOptimizer")
+
+
+def test_policy_resolution_and_validation():
+    assert _precision.resolve_policy("auto", tf.distribute.get_strategy()) == "float32"
+    assert _precision.resolve_policy("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(ValueError, match="`mixed_precision`.*'fp8'"):
+        _precision.resolve_policy("fp8")
+    with pytest.raises(ValueError, match="`mixed_precision`.*'auto'"):
+        Recipe(mixed_precision="auto")
+    with pytest.raises(TypeError, match="`jit_compile`"):
+        Recipe(jit_compile="yes")
