@@ -7,6 +7,7 @@ Public API (imported lazily, so ``import pie_tf`` stays cheap and each part load
     pie_tf.clone_dense(model)          # an independent copy to keep before pruning
     pie_tf.quantize(model)             # quantization-aware training model (tfmot)
     pie_tf.QuantizeCallback(...)       # freeze BN statistics / quantizer ranges late in QAT
+    pie_tf.mitigation                  # distillation / re-weighting during the pruning run
     pie_tf.export_tflite(model, mode)  # float32 | float16 | dynamic | int8 flatbuffer
     pie_tf.compare_deployment(...)     # a TFLite model against the Keras model it came from
     pie_tf.audit(...)                  # PIE/CIE, class impact, attributes, loyalty, robustness
@@ -33,6 +34,7 @@ _API = {
     "clone_dense": ("pie_tf.compress.pruning", "clone_dense"),
     "quantize": ("pie_tf.compress.quantize", "quantize"),
     "QuantizeCallback": ("pie_tf.compress.quantize", "QuantizeCallback"),
+    "mitigation": ("pie_tf.compress.mitigation", None),
     "export_tflite": ("pie_tf.export.tflite", "export_tflite"),
     "TFLiteModel": ("pie_tf.export.tflite", "TFLiteModel"),
     "compare_deployment": ("pie_tf.export.compare", "compare_deployment"),
