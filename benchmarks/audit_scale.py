@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout
-from pie_tf.audit import Audit  # noqa: E402
+import pie_tf  # noqa: E402
 
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9)
 AGREEMENT = {0.0: 0.90, 0.1: 0.89, 0.3: 0.87, 0.5: 0.85, 0.7: 0.81, 0.9: 0.75}
@@ -64,7 +64,7 @@ def synthetic_store(n_examples, n_classes, n_members, seed=0):
 
 
 def run_audit(labels, dense, compressed, n_classes):
-    result = Audit(dense, compressed, labels, n_classes=n_classes, tie_break="highest")
+    result = pie_tf.audit(dense, compressed, labels, n_classes=n_classes, tie_break="highest")
     tables = {name: getattr(result, name) for name in
               ("pie", "pie_summary", "class_impact", "class_impact_summary", "loyalty")}
     return result, tables

@@ -1,38 +1,53 @@
 """pie_tf.audit: what compression cost, from predictions alone (numpy, scipy, pandas; no I/O).
 
-``pie_tf.audit(...)`` builds an :class:`Audit`; the building blocks are importable on their own:
+The entry point is the :class:`Audit`: one object holding every table of the audit (PIE/CIE,
+class impact, over-indexing, group FPR/FNR, loyalty, corruption error, ImageNet-A) as pandas
+DataFrames. Build it
 
-- :mod:`pie_tf.audit.pie`: modal labels, PIE/CIE masks, the per-example table.
-- :mod:`pie_tf.audit.class_impact`: per-class Welch t-tests with BH q-values.
-- :mod:`pie_tf.audit.attributes`: attribute groups, over-indexing, group error/FPR/FNR.
-- :mod:`pie_tf.audit.loyalty`: label and probability loyalty.
-- :mod:`pie_tf.audit.robustness`: corruption error, mCE, ImageNet-A accuracy.
+- from arrays, with keywords: ``pie_tf.audit(dense, {"prune@0.9": pruned}, labels, ...)``;
+- from its input objects: ``Audit(CleanEvaluation(...), groups=Groups(...),
+  corrupted=CorruptedEvaluations(...), subset=SubsetEvaluation(...), options=AuditOptions(...))``;
+- from a prediction store: ``Audit.from_store(store, "test", ...)``.
 
-The package module is itself callable (``pie_tf.audit(...)`` works however it was imported:
-importing a submodule binds ``pie_tf.audit`` to this module, so a plain function under the same
-name would be shadowed).
+The statistics the Audit composes are functions of arrays, usable alone: :func:`modal_labels`,
+:func:`pie_mask`, :func:`pie_table`, :func:`class_impact`, :func:`attribute_groups`,
+:func:`overindex`, :func:`group_rates`, :func:`label_loyalty`, :func:`probability_loyalty`,
+:func:`corruption_errors`, :func:`corruption_error`, :func:`imagenet_a_accuracy`, ... Their
+modules are private (``_pie``, ``_class_impact``, ``_attributes``, ``_loyalty``, ``_robustness``);
+import the names from here.
+
+``pie_tf.audit`` is this package, and the package itself can be called: ``pie_tf.audit(...)`` is
+:func:`audit`. (A plain function named ``pie_tf.audit`` could not coexist with the package:
+importing the package binds that name to it.)
 """
 import sys
 import types
 
-from pie_tf.audit.audit import Audit, audit  # noqa: F401 - rebinds `audit` to the function
-from pie_tf.audit.attributes import attribute_groups, group_rates, overindex  # noqa: F401
-from pie_tf.audit.class_impact import class_impact, class_recall  # noqa: F401
-from pie_tf.audit.loyalty import label_loyalty, member_loyalty, probability_loyalty  # noqa: F401
-from pie_tf.audit.pie import (  # noqa: F401
+from pie_tf.audit._attributes import attribute_groups, group_rates, overindex
+from pie_tf.audit._audit import Audit, audit
+from pie_tf.audit._class_impact import class_impact, class_recall
+from pie_tf.audit._inputs import (
+    AuditOptions, CleanEvaluation, CorruptedEvaluations, Groups, SubsetEvaluation)
+from pie_tf.audit._loyalty import label_loyalty, member_loyalty, probability_loyalty
+from pie_tf.audit._pie import (
     agreement_share, mean_probability_labels, modal_labels, pie_mask, pie_table)
-from pie_tf.audit.robustness import (  # noqa: F401
-    corruption_error, corruption_errors, imagenet_a_accuracy)
+from pie_tf.audit._robustness import (
+    ALEXNET_CLEAN_ERROR, ALEXNET_MEAN_ERRORS, corruption_error, corruption_errors,
+    imagenet_a_accuracy)
 
-__all__ = ["Audit", "audit", "modal_labels", "mean_probability_labels", "agreement_share",
-           "pie_mask", "pie_table", "class_recall", "class_impact", "attribute_groups",
-           "overindex", "group_rates", "label_loyalty", "probability_loyalty", "member_loyalty",
-           "corruption_errors", "corruption_error", "imagenet_a_accuracy"]
+__all__ = ["Audit", "audit", "CleanEvaluation", "Groups", "CorruptedEvaluations",
+           "SubsetEvaluation", "AuditOptions", "modal_labels", "mean_probability_labels",
+           "agreement_share", "pie_mask", "pie_table", "class_recall", "class_impact",
+           "attribute_groups", "overindex", "group_rates", "label_loyalty",
+           "probability_loyalty", "member_loyalty", "corruption_errors", "corruption_error",
+           "imagenet_a_accuracy", "ALEXNET_MEAN_ERRORS", "ALEXNET_CLEAN_ERROR"]
 
 
 class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return audit(*args, **kwargs)
+    """The type of this package: calling it calls :func:`audit`."""
+
+    def __call__(self, dense_predictions, compressed_predictions, labels, **kwargs):
+        return audit(dense_predictions, compressed_predictions, labels, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "check_labels", "check_predictions", "check_scores", "check_ids", "check_attributes",
+    "check_labels", "check_predictions", "check_in_range", "check_scores", "check_ids",
+    "check_same_ids", "check_attributes", "check_mapping",
     "check_tie_break", "check_population_name", "label_dtype",
 ]
 
@@ -141,13 +142,17 @@ def check_scores(scores, argname, kind="auto"):
     return scores / sums[..., None]
 
 
-def check_predictions(predictions, argname, n_classes, n_examples=None):
+def check_predictions(predictions, argname, n_classes=None, n_examples=None):
     """Check a population's predicted labels.
 
     Parameters
     ----------
     predictions : array_like of int, shape (n_members, n_examples)
         Top-1 labels, one row per member. A 1-D array is one member.
+    n_classes : int, optional
+        Labels must be below it; when not known yet, only ``>= 0`` is checked here and
+        :func:`check_in_range` checks the bound later.
+    n_examples : int, optional
 
     Returns
     -------
@@ -171,10 +176,19 @@ def check_predictions(predictions, argname, n_classes, n_examples=None):
                          f"`labels` has {n_examples}; every population must be evaluated on the "
                          f"same examples in the same order.")
     lo, hi = predictions.min(), predictions.max()
-    if lo < 0 or hi >= n_classes:
-        raise ValueError(f"`{argname}` must be labels in [0, {n_classes}); got values in "
-                         f"[{lo}, {hi}].")
-    return predictions.astype(label_dtype(n_classes), copy=False)
+    if lo < 0 or (n_classes is not None and hi >= n_classes):
+        raise ValueError(f"`{argname}` must be labels in [0, {n_classes or 'n_classes'}); got "
+                         f"values in [{lo}, {hi}].")
+    return predictions.astype(label_dtype(n_classes or int(hi) + 1), copy=False)
+
+
+def check_in_range(values, argname, n_classes):
+    """Labels or predictions already checked non-negative must also be below ``n_classes``."""
+    lo, hi = values.min(), values.max()
+    if hi >= n_classes:
+        raise ValueError(f"`{argname}` must be labels in [0, {n_classes}) (n_classes="
+                         f"{n_classes}); got values in [{lo}, {hi}].")
+    return values.astype(label_dtype(n_classes), copy=False)
 
 
 def check_ids(ids, n_examples, argname="ids"):
@@ -202,23 +216,32 @@ def check_same_ids(ids, reference_ids, argname):
                          f"different examples.")
 
 
-def check_attributes(attributes, n_examples, argname="attributes"):
+def check_attributes(attributes, n_examples=None, argname="attributes"):
     """Check protected attributes: a mapping name -> boolean array or a DataFrame of booleans.
+
+    ``n_examples=None`` takes the number of rows from the attributes themselves (0 without any).
 
     Returns
     -------
     pandas.DataFrame of bool, shape (n_examples, n_attributes), RangeIndex.
     """
     if attributes is None:
-        return pd.DataFrame(index=pd.RangeIndex(n_examples))
+        return pd.DataFrame(index=pd.RangeIndex(n_examples or 0))
     if isinstance(attributes, pd.DataFrame):
         frame = attributes.reset_index(drop=True)
     elif isinstance(attributes, Mapping):
-        frame = pd.DataFrame({k: np.asarray(v) for k, v in attributes.items()}) \
-            if attributes else pd.DataFrame(index=pd.RangeIndex(n_examples))
+        columns = {k: np.asarray(v) for k, v in attributes.items()}
+        lengths = {len(v) if v.ndim else 0 for v in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"`{argname}` has columns of different lengths (rows "
+                             f"{sorted(lengths)}); one value per example each.")
+        frame = pd.DataFrame(columns) if attributes else \
+            pd.DataFrame(index=pd.RangeIndex(n_examples or 0))
     else:
         raise TypeError(f"`{argname}` must be a mapping name -> array or a DataFrame; got "
                         f"{type(attributes).__name__}.")
+    if n_examples is None:
+        n_examples = len(frame)
     if len(frame) != n_examples:
         raise ValueError(f"`{argname}` has {len(frame)} rows but there are {n_examples} "
                          f"examples.")

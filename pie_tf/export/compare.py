@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pie_tf._keras import check_model, tf
-from pie_tf.audit.loyalty import label_loyalty, probability_loyalty
+from pie_tf.audit import label_loyalty, probability_loyalty
 from pie_tf.export.tflite import TFLiteModel, _check_positive_int, iter_examples
 
 __all__ = ["compare_deployment", "DeploymentComparison", "keras_weight_bytes", "to_probabilities"]

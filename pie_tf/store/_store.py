@@ -55,6 +55,7 @@ from typing import Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from pie_tf.errors import MissingEvaluationError
 from pie_tf.store._files import (TMP_MARK, StoreError, is_local, join, read_array, read_json,
                                  write_array, write_json)
 
@@ -512,8 +513,9 @@ class PredictionStore:
         path = join(self._member_dir(variant, seed), "MEMBER.json")
         entry = manifest["files"].get(eval_set, {}).get(field)
         if entry is None:
-            raise ValueError(f"member ({variant!r}, {seed}) was not evaluated on {eval_set!r} "
-                             f"({path} lists {sorted(manifest['files'])}).")
+            raise MissingEvaluationError(
+                f"member ({variant!r}, {seed}) was not evaluated on {eval_set!r} "
+                f"({path} lists {sorted(manifest['files'])}).")
         array = read_array(join(self._member_dir(variant, seed), entry["file"]), entry,
                            verify=self.verify)
         n = self._eval_set_manifest(eval_set)["num_examples"]

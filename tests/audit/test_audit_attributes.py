@@ -7,7 +7,7 @@ import pytest
 from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate
 from sklearn.metrics import zero_one_loss
 
-from pie_tf.audit.attributes import (STATUS_EMPTY, STATUS_NO_CIE, attribute_groups,
+from pie_tf.audit._attributes import (STATUS_EMPTY, STATUS_NO_CIE, attribute_groups,
                                      group_rate_change, group_rates, overindex)
 
 

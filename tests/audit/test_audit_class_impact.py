@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pie_tf.audit.class_impact import (STATUS_ABSENT, STATUS_ONE_MEMBER, STATUS_TESTED,
+from pie_tf.audit._class_impact import (STATUS_ABSENT, STATUS_ONE_MEMBER, STATUS_TESTED,
                                        STATUS_ZERO_VARIANCE, class_impact, class_impact_summary,
                                        class_recall)
 

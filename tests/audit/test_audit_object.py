@@ -5,7 +5,8 @@ import pytest
 
 import pie_tf
 from pie_tf.audit import Audit
-from pie_tf.audit.loyalty import probability_loyalty
+from pie_tf.audit import probability_loyalty
+from pie_tf.errors import MissingEvaluationError
 
 
 def _setup(seed=0, n=300, n_classes=2, members=(4, 3, 5)):
@@ -83,7 +84,7 @@ def test_probabilities_loyalty_and_mean_probability_mode():
     labels, _, dense, compressed = _setup(seed=5, n=120, n_classes=4)
     dense_logits = _softmax_scores(rng, dense, 4)
     comp_logits = {k: _softmax_scores(rng, v, 4) for k, v in compressed.items()}
-    result = Audit(dense, compressed, labels, dense_probabilities=dense_logits,
+    result = pie_tf.audit(dense, compressed, labels, dense_probabilities=dense_logits,
                    compressed_probabilities=comp_logits, mode="mean_probability")
     softmax = np.exp(dense_logits) / np.exp(dense_logits).sum(-1, keepdims=True)
     mean = softmax.mean(0)
@@ -97,7 +98,7 @@ def test_probabilities_loyalty_and_mean_probability_mode():
         table[table["population"] == "prune@0.9"]["probability_loyalty"], expected, rtol=1e-5)
     assert (result.loyalty["probability_loyalty_status"] == "ok").all()
     with pytest.raises(ValueError, match="mean_probability"):
-        Audit(dense, compressed, labels, mode="mean_probability")
+        pie_tf.audit(dense, compressed, labels, mode="mean_probability")
 
 
 def test_robustness_and_imagenet_a_through_the_audit():
@@ -107,7 +108,7 @@ def test_robustness_and_imagenet_a_through_the_audit():
     for pop, m in (("dense", 3), ("prune@0.9", 2)):
         corr[pop] = {(c, s): rng.integers(0, 10, (m, 100)) for c in ("blur", "noise")
                      for s in (1, 2)}
-    result = Audit(dense, compressed, labels, corruption_predictions=corr,
+    result = pie_tf.audit(dense, compressed, labels, corruption_predictions=corr,
                    corruption_labels=labels)
     summary = result.robustness_summary.set_index("population")
     assert summary.loc["dense", "reference"] == "population"
@@ -122,22 +123,23 @@ def test_robustness_and_imagenet_a_through_the_audit():
     classes = np.arange(0, 10, 2)
     a_labels = rng.choice(classes, 40)
     scores = {"dense": rng.normal(size=(3, 40, 10)), "prune@0.9": rng.normal(size=(2, 40, 10))}
-    result = Audit(dense, compressed, labels, imagenet_a_scores=scores,
+    result = pie_tf.audit(dense, compressed, labels, imagenet_a_scores=scores,
                    imagenet_a_labels=a_labels, imagenet_a_classes=classes)
     table = result.imagenet_a.set_index("population")
     expected = np.mean([np.mean(classes[scores["dense"][m][:, classes].argmax(-1)] == a_labels)
                         for m in range(3)])
     assert table.loc["dense", "accuracy_mean"] == pytest.approx(expected)
     with pytest.raises(ValueError, match="corruption_labels"):
-        Audit(dense, compressed, labels, corruption_predictions=corr)
+        pie_tf.audit(dense, compressed, labels, corruption_predictions=corr)
     corr["dense"][("blur", 1)] = corr["dense"][("blur", 1)][:, :-1]
     with pytest.raises(ValueError, match=r"corruption_predictions\['dense'\]\[\('blur', 1\)\]"):
-        Audit(dense, compressed, labels, corruption_predictions=corr, corruption_labels=labels)
+        pie_tf.audit(dense, compressed, labels, corruption_predictions=corr,
+                     corruption_labels=labels)
 
 
 def test_one_member_populations_are_explicit():
     labels, _, dense, compressed = _setup(seed=1, members=(1, 1, 2))
-    result = Audit(dense[0], compressed, labels)
+    result = pie_tf.audit(dense[0], compressed, labels)
     impact = result.class_impact
     assert impact["status"].str.contains("fewer than 2 members").all()
     assert result.pie_summary["dense_accuracy_all_std"].isna().all()
@@ -173,7 +175,7 @@ def test_bad_input_names_the_argument(change, message):
             "labels": labels}
     change(args)
     with pytest.raises((ValueError, TypeError), match=message):
-        Audit(**args)
+        pie_tf.audit(**args)
 
 
 def test_nan_or_infinite_logits_are_refused():
@@ -183,15 +185,15 @@ def test_nan_or_infinite_logits_are_refused():
     bad = logits.copy()
     bad[1, 7, 2] = np.inf
     with pytest.raises(ValueError, match=r"dense_probabilities.*member 1, example 7"):
-        Audit(dense, compressed, labels, dense_probabilities=bad)
+        pie_tf.audit(dense, compressed, labels, dense_probabilities=bad)
     bad[1, 7, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        Audit(dense, compressed, labels, dense_probabilities=logits,
+        pie_tf.audit(dense, compressed, labels, dense_probabilities=logits,
               compressed_probabilities={"prune@0.5": bad})
     with pytest.raises(ValueError, match="shape"):
-        Audit(dense, compressed, labels, dense_probabilities=logits[:, :-1])
+        pie_tf.audit(dense, compressed, labels, dense_probabilities=logits[:, :-1])
     with pytest.raises(ValueError, match="class axis|scores"):
-        Audit(logits, compressed, labels)
+        pie_tf.audit(logits, compressed, labels)
 
 
 class _FakeStore:
@@ -223,7 +225,7 @@ class _FakeStore:
 
     def read(self, variant, eval_set, fields=("labels",)):
         if (variant, eval_set) not in self.members:
-            raise ValueError("not evaluated")
+            raise MissingEvaluationError("not evaluated")
         labels, probs = self.members[(variant, eval_set)]
         return self._Read(labels, probs if "probs" in fields else None)
 
@@ -244,7 +246,7 @@ def test_from_store_reads_populations_attributes_and_corruptions():
         members[(name, "imagenet_a")] = (preds[:, :30], None)
     store = _FakeStore(sets, members)
     result = Audit.from_store(store, "test", imagenet_a_set="imagenet_a", n_bootstrap=20)
-    direct = Audit(dense, compressed, labels, ids=ids, attributes=attributes,
+    direct = pie_tf.audit(dense, compressed, labels, ids=ids, attributes=attributes,
                    dense_probabilities=members[("dense", "test")][1],
                    compressed_probabilities={k: members[(k, "test")][1] for k in compressed},
                    n_bootstrap=20)
@@ -278,7 +280,7 @@ def test_from_real_prediction_store(tmp_path):
             store.write_member(name, seed, {"test": probabilities(row),
                                             "noise@2": probabilities(1 - row)}, recipe={})
     result = Audit.from_store(store, "test", n_bootstrap=10)
-    direct = Audit(dense, compressed, labels, attributes=attributes, n_bootstrap=10)
+    direct = pie_tf.audit(dense, compressed, labels, attributes=attributes, n_bootstrap=10)
     pd.testing.assert_frame_equal(result.pie.drop(columns="id"), direct.pie.drop(columns="id"))
     assert result.loyalty["probability_loyalty_mean"].notna().all()
     errors = result.corruption_errors
@@ -295,7 +297,7 @@ def test_quantized_probabilities_are_refused_not_softmaxed_again():
     quantized = np.floor(probs * 256) / 256  # what dequantized uint8 outputs look like
     assert not np.allclose(quantized.sum(-1), 1, atol=1e-3)
     with pytest.raises(ValueError, match=r"dense_probabilities.*sum to.*Renormalize"):
-        Audit(dense, compressed, labels, dense_probabilities=quantized)
+        pie_tf.audit(dense, compressed, labels, dense_probabilities=quantized)
     renormalized = quantized / quantized.sum(-1, keepdims=True)
-    result = Audit(dense, compressed, labels, dense_probabilities=renormalized)
+    result = pie_tf.audit(dense, compressed, labels, dense_probabilities=renormalized)
     np.testing.assert_allclose(result.probabilities("dense"), renormalized, rtol=1e-6)

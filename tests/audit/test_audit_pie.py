@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pie_tf.audit.pie import (agreement_share, mean_probability_labels, modal_labels, pie_mask,
+from pie_tf.audit._pie import (agreement_share, mean_probability_labels, modal_labels, pie_mask,
                               pie_summary, pie_table)
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pie_tf.audit.robustness import (ALEXNET_CLEAN_ERROR, ALEXNET_MEAN_ERRORS, corruption_error,
+from pie_tf.audit._robustness import (ALEXNET_CLEAN_ERROR, ALEXNET_MEAN_ERRORS, corruption_error,
                                      corruption_errors, imagenet_a_accuracy, restricted_accuracy)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pie_tf.audit.loyalty import label_loyalty, probability_loyalty
+from pie_tf.audit._loyalty import label_loyalty, probability_loyalty
 
 
 def _js_bits(p, q):

@@ -2,7 +2,7 @@
 import numpy as np
 
 import pie_tf
-from pie_tf.audit.loyalty import probability_loyalty
+from pie_tf.audit import probability_loyalty
 from pie_tf.population._train import tflite_predictor
 from tests.population import _tiny
 

@@ -23,7 +23,7 @@ __all__ = ["ALEXNET_MEAN_ERRORS", "ALEXNET_CLEAN_ERROR", "corruption_errors",
            "corruption_error", "imagenet_a_accuracy", "restricted_accuracy"]
 
 # Hendrycks & Dietterich (2019): AlexNet top-1 error on ImageNet-C averaged over severities 1-5
-# (the figures in /work/shared/REFERENCES.md, as used by the ImageNet-C evaluation code).
+# (the figures the ImageNet-C evaluation code of that paper normalizes by).
 ALEXNET_MEAN_ERRORS = {
     "gaussian_noise": 0.886428, "shot_noise": 0.894468, "impulse_noise": 0.922640,
     "defocus_blur": 0.819880, "glass_blur": 0.826268, "motion_blur": 0.785948,
