@@ -155,3 +155,29 @@ def test_forecast_groups_against_a_plain_loop():
         forecast.STATUS_NO_PROBABILITIES).all()
     with pytest.raises(InvalidArgumentError, match="flag_fraction"):
         forecast.forecast_groups(scores, groups, masks, flag_fraction=0)
+
+
+def test_dense_forecast_needs_only_the_dense_population():
+    rng = np.random.default_rng(5)
+    n = 400
+    male = rng.random(n) < 0.4
+    # Dense members are unsure on Male examples: the forecast must flag that group.
+    base = rng.normal(size=(1, n, 2)) * np.where(male, 0.2, 3.0)[None, :, None]
+    logits = base + 0.3 * rng.normal(size=(6, n, 2))
+    result = forecast.dense_forecast(dense_probabilities=logits, attributes={"Male": male},
+                                     flag_fraction=0.2, scores_kind="logits")
+    assert list(result.risk.columns) == ["id", *forecast.RISK_SCORES]
+    expected = forecast.risk_scores(logits.argmax(-1), np.exp(logits) / np.exp(logits).sum(
+        -1, keepdims=True))
+    np.testing.assert_allclose(result.risk["entropy"], expected["entropy"], atol=1e-6)  # float32
+    row = result.groups.set_index(["score", "group"]).loc[("entropy", "Male")]
+    assert row["flagged"] and row["flagged_overindex"] > 2
+    assert row["flag_fraction"] == pytest.approx(0.2)
+    top = result.riskiest("entropy", n=10)
+    entropy = result.risk["entropy"].to_numpy()
+    assert sorted(top["id"]) == sorted(np.argsort(-entropy)[:10])
+    assert male[top["id"].to_numpy()].mean() >= 0.7
+    with pytest.raises(InvalidArgumentError, match="needs `dense_predictions`"):
+        forecast.dense_forecast()
+    with pytest.raises(InvalidArgumentError, match="undefined here"):
+        forecast.dense_forecast(logits.argmax(-1)).riskiest("entropy")
