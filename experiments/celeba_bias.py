@@ -14,58 +14,18 @@ export of every compressed variant is audited against its Keras source. Everythi
 ``--out_dir``: report.html (one self-contained page), tables/*.csv, figures/*.png, store/.
 Re-running with the same ``--out_dir`` resumes. Presets: pie_tf/experiments_config/presets.py.
 """
-import os
+from absl import app, flags
 
-from absl import app, flags, logging
-
-from pie_tf.experiments_config import CELEBA_BIAS, compose, define_flags, make_strategy, resolve
+from pie_tf.experiments_config import CELEBA_BIAS, define_flags, pipeline
 
 define_flags(CELEBA_BIAS, default_out_dir="runs/celeba_bias")
 FLAGS = flags.FLAGS
-EVAL_SET = "test"
 
 
-def main(argv):
-    del argv
-    import pie_tf.data
-    from pie_tf.population import Population
-    from pie_tf.store import PredictionStore
-
-    config = resolve(CELEBA_BIAS, FLAGS)
-    logging.info("preset %s: %s", FLAGS.preset, config)
-
-    # data: the label is the target attribute; protected attributes ride along with each example
-    standin = config["dataset"] == "celeba_standin"
-    options = {} if standin else {"target": config["target"], "protected": config["protected"]}
-    info = pie_tf.data.info(config["dataset"], image_size=config["image_size"], **options)
-    train = compose.load_split(config, "train", config["train_examples"], **options)
-    evaluation = compose.load_split(config, config["eval_split"], config["eval_examples"],
-                                    **options)
-    as_float = pie_tf.data.to_float()
-
-    # population -> store
-    all_variants, audited, deployments = compose.variants(config)
-    store = PredictionStore(os.path.join(FLAGS.out_dir, "store"))
-    population = Population(
-        compose.model_fn(config, info.image_shape, info.num_classes),
-        pie_tf.data.preprocess(train, as_float),
-        {EVAL_SET: pie_tf.data.preprocess(evaluation, as_float)},
-        store=store, recipe=compose.recipe(config),
-        seeds=range(config["seed"], config["seed"] + config["members"]), variants=all_variants,
-        strategy=make_strategy(FLAGS.strategy, FLAGS.tpu))
-    if not compose.run_population(population, FLAGS, logging.warning):
-        return
-
-    # audit (dense against every compressed variant; each TFLite export against its source)
-    # and the report
-    tables, report = compose.audit_and_report(
-        store, EVAL_SET, evaluation, config, info, audited=audited, deployments=deployments,
-        out_dir=FLAGS.out_dir, preset=FLAGS.preset,
-        title=f"Bias of compressed models: {config['target']} on {config['dataset']} "
-              f"({FLAGS.preset} preset)",
-        protected=config["protected"], target_name=config["target"])
-    print(compose.console_summary(tables, report))
+def title(config, preset):
+    data = config["data"]
+    return f"Bias of compressed models: {data['target']} on {data['dataset']} ({preset} preset)"
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(pipeline.study_main(CELEBA_BIAS, FLAGS, title=title))

@@ -1,12 +1,13 @@
 """Command-line flags of the experiment scripts: one per preset value, plus how to run.
 
-Every preset key becomes a flag whose default is None ("keep the preset's value"); lists are
-comma-separated (``--sparsities=0.5,0.9``). The run flags (``--out_dir``, ``--strategy``,
+Every leaf key of a preset becomes a flag of the same name whose default is None ("keep the
+preset's value"); lists are comma-separated (``--sparsities=0.5,0.9``); an evaluation without
+options (``--imagenet_a``) is a boolean flag that adds or removes it. The run flags (``--out_dir``, ``--strategy``,
 ``--shard``, ``--member_range``, ``--stage``) say where and how, not what.
 """
 from __future__ import annotations
 
-from pie_tf.experiments_config.presets import get
+from pie_tf.experiments_config.overrides import fields, get
 
 __all__ = ["define_flags", "resolve", "make_strategy", "parse_pair", "STRATEGIES", "STAGES"]
 
@@ -41,13 +42,14 @@ def define_flags(presets, *, default_preset="quick", default_out_dir, flag_value
     flags.DEFINE_enum("stage", "all", STAGES, "train: only train this job's members; report: "
                       "only audit and report what the store holds; all: train, then audit and "
                       "report once every member is stored.")
-    keys = {}
-    for config in presets.values():
-        for key, value in config.items():
-            keys.setdefault(key, value)
-    for key, value in keys.items():
-        shown = ",".join(map(str, value)) if isinstance(value, list) else value
-        help_text = f"Override the preset's {key} (paper: {shown!r})."
+    for key, field in fields(presets).items():
+        value = field.example
+        where = ".".join(field.path)
+        if field.switch:
+            help_text = f"true/false: run the preset's {where} evaluation or not."
+        else:
+            shown = ",".join(map(str, value)) if isinstance(value, list) else value
+            help_text = f"Override the preset's {where} ({field.preset}: {shown!r})."
         if isinstance(value, list):
             flags.DEFINE_list(key, None, help_text)
         else:
@@ -68,7 +70,7 @@ class _Definer:
 
 def resolve(presets, flag_values):
     """The preset named by ``--preset`` with every preset flag that was given applied."""
-    overrides = {key: getattr(flag_values, key) for key in presets[flag_values.preset]
+    overrides = {key: getattr(flag_values, key) for key in fields(presets)
                  if getattr(flag_values, key) is not None}
     return get(presets, flag_values.preset, **overrides)
 

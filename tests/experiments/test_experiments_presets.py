@@ -1,8 +1,9 @@
 """Presets say what the papers did; every preset value is a flag; bad flags say what is valid."""
+import numpy as np
 import pytest
 from absl import flags
 
-from pie_tf.experiments_config import CELEBA_BIAS, IMAGENET_PIE, compose, get
+from pie_tf.experiments_config import CELEBA_BIAS, IMAGENET_PIE, arguments, flat, get, pipeline
 from pie_tf.experiments_config.flags import define_flags, make_strategy, parse_pair, resolve
 
 IMAGENET_C = {"gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
@@ -11,7 +12,7 @@ IMAGENET_C = {"gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "
 
 
 def test_paper_presets_are_the_papers_setups():
-    celeba = CELEBA_BIAS["paper"]
+    celeba = flat(CELEBA_BIAS["paper"], CELEBA_BIAS)
     assert (celeba["dataset"], celeba["model"], celeba["target"]) == \
         ("celeb_a", "resnet18", "Blond_Hair")
     assert celeba["protected"] == ["Male", "Young"]
@@ -19,7 +20,7 @@ def test_paper_presets_are_the_papers_setups():
     assert celeba["members"] == 30 and celeba["qat"] and celeba["calibration_examples"] == 100
     assert set(celeba["post_training"]) == {"dynamic", "int8"}
     assert celeba["prune_mode"] == "during_training"
-    imagenet = IMAGENET_PIE["paper"]
+    imagenet = flat(IMAGENET_PIE["paper"], IMAGENET_PIE)
     assert (imagenet["dataset"], imagenet["model"], imagenet["members"]) == \
         ("imagenet2012", "resnet50", 30)
     assert imagenet["sparsities"] == [0.1, 0.3, 0.5, 0.7, 0.9]
@@ -27,9 +28,12 @@ def test_paper_presets_are_the_papers_setups():
     assert imagenet["imagenet_a"] and imagenet["corruption_source"] == "tfds"
     # the offline presets never reach for data that is not on this machine
     for presets in (CELEBA_BIAS, IMAGENET_PIE):
-        assert presets["quick"]["dataset"] in ("celeba_standin", "fashion_mnist")
-        assert presets["tiny"]["dataset"] == presets["quick"]["dataset"]
+        assert presets["quick"]["data"]["dataset"] in ("celeba_standin", "fashion_mnist")
+        assert presets["tiny"]["data"]["dataset"] == presets["quick"]["data"]["dataset"]
         assert set(presets["quick"]) == set(presets["paper"]) == set(presets["tiny"])
+        # every section of the study, in every preset
+        assert set(presets["paper"]) == {"data", "model", "population", "evaluations", "audit",
+                                         "report", "seed"}
 
 
 def test_every_preset_value_is_a_flag():
@@ -38,27 +42,30 @@ def test_every_preset_value_is_a_flag():
     fv(["prog", "--preset=tiny", "--members=7", "--sparsities=0.5,0.95", "--qat=true",
         "--learning_rate=0.2", "--post_training=", "--deploy_mode=dynamic", "--shard=1/4"])
     config = resolve(CELEBA_BIAS, fv)
-    assert config["members"] == 7 and config["sparsities"] == [0.5, 0.95]
-    assert config["qat"] is True and config["learning_rate"] == 0.2
-    assert config["post_training"] == [] and config["deploy_mode"] == "dynamic"
-    assert config["epochs"] == CELEBA_BIAS["tiny"]["epochs"]  # not given: the preset's
-    assert set(CELEBA_BIAS["paper"]) <= set(fv)
-    assert compose.population_stage(fv) == {"shard": (1, 4), "member_range": None}
-    assert CELEBA_BIAS["tiny"]["members"] == 2  # the preset itself is untouched
+    population = config["population"]
+    assert population["members"] == 7 and population["sparsities"] == [0.5, 0.95]
+    assert population["qat"] is True and population["learning_rate"] == 0.2
+    assert population["post_training"] == [] and population["deploy_mode"] == "dynamic"
+    # not given: the preset's
+    assert population["epochs"] == CELEBA_BIAS["tiny"]["population"]["epochs"]
+    assert set(flat(CELEBA_BIAS["paper"], CELEBA_BIAS)) <= set(fv)
+    assert arguments.population_stage(fv) == {"shard": (1, 4), "member_range": None}
+    # the preset itself is untouched
+    assert CELEBA_BIAS["tiny"]["population"]["members"] == 2
 
 
 def test_variants_of_a_study():
     config = get(CELEBA_BIAS, "quick", sparsities="0.5,0.9", qat=True, post_training="int8")
-    everything, audited, deployments = compose.variants(config)
+    everything, audited, deployments = arguments.variants(config)
     assert audited == ["prune_ft@0.5", "prune_ft@0.9", "qat_int8", "dense+tflite_int8"]
     assert deployments == [("prune_ft@0.5", "prune_ft@0.5+tflite_int8"),
                            ("prune_ft@0.9", "prune_ft@0.9+tflite_int8"),
                            ("qat_int8", "qat_int8+tflite_int8")]
     assert everything == ["dense", *audited, *(d for _, d in deployments)]
-    assert compose.sparsity_axis(audited) == {"dense": 0.0, "prune_ft@0.5": 0.5,
+    assert pipeline.sparsity_axis(audited) == {"dense": 0.0, "prune_ft@0.5": 0.5,
                                               "prune_ft@0.9": 0.9}
-    assert compose.exemplar_variants(audited) == ["prune_ft@0.9", "dense+tflite_int8"]
-    _, audited, deployments = compose.variants(get(CELEBA_BIAS, "paper", deploy_mode=""))
+    assert pipeline.exemplar_variants(audited) == ["prune_ft@0.9", "dense+tflite_int8"]
+    _, audited, deployments = arguments.variants(get(CELEBA_BIAS, "paper", deploy_mode=""))
     assert audited[:2] == ["prune@0.3", "prune@0.5"] and deployments == []
 
 
@@ -72,19 +79,19 @@ def test_bad_values_name_the_flag():
     with pytest.raises(ValueError, match="preset.*paper"):
         get(IMAGENET_PIE, "huge")
     with pytest.raises(ValueError, match="--prune_mode"):
-        compose.variants(get(CELEBA_BIAS, "quick", prune_mode="sometimes"))
+        arguments.variants(get(CELEBA_BIAS, "quick", prune_mode="sometimes"))
     with pytest.raises(ValueError, match="--shard"):
         parse_pair("1of4", "/", "shard")
     with pytest.raises(ValueError, match="--strategy"):
         make_strategy("gpu-cluster")
     with pytest.raises(ValueError, match="--model"):
-        compose.model_fn(get(CELEBA_BIAS, "quick", model="vgg"), (32, 32, 1), 2)
+        arguments.model_fn(get(CELEBA_BIAS, "quick", model="vgg"), (32, 32, 1), 2)
 
 
 def test_unprepared_dataset_ends_the_script_with_instructions(tmp_path):
     config = get(CELEBA_BIAS, "paper", data_dir=str(tmp_path))
     with pytest.raises(SystemExit, match="celeb_a is not prepared.*manual"):
-        compose.load_split(config, "train", 0, target="Blond_Hair", protected=["Male", "Young"])
+        arguments.load_split(config, "train", 0, target="Blond_Hair", protected=["Male", "Young"])
 
 
 def test_strategy_flag_builds_the_strategy():
@@ -92,3 +99,67 @@ def test_strategy_flag_builds_the_strategy():
     assert make_strategy("mirrored").num_replicas_in_sync == 2
     assert make_strategy("one_device").num_replicas_in_sync == 1
     assert make_strategy("default").num_replicas_in_sync == 1
+
+
+def test_a_preset_carries_only_its_models_options():
+    assert IMAGENET_PIE["paper"]["model"] == {"model": "resnet50"}  # no resnet_depth
+    assert IMAGENET_PIE["quick"]["model"] == {"model": "small_resnet", "resnet_depth": 8,
+                                              "resnet_width": 8}
+    # flags of another model's options exist (a preset of the study has them) ...
+    fv = flags.FlagValues()
+    define_flags(IMAGENET_PIE, default_out_dir="runs/x", flag_values=fv)
+    fv(["prog", "--preset=paper", "--model=small_resnet", "--resnet_depth=14"])
+    config = resolve(IMAGENET_PIE, fv)
+    assert config["model"] == {"model": "small_resnet", "resnet_depth": 14}
+    build = arguments.model_fn(config, (32, 32, 1), 10)
+    assert build.func.__name__ == "small_resnet" and build.keywords == {"depth": 14}
+    # ... but a model never takes another's: changing --model drops the old model's options,
+    # and setting one the model lacks is an error naming the flag
+    assert get(IMAGENET_PIE, "quick", model="resnet18")["model"] == {"model": "resnet18"}
+    with pytest.raises(ValueError, match="--resnet_depth.*--model=resnet50"):
+        arguments.model_fn(get(IMAGENET_PIE, "paper", resnet_depth="8"), (224, 224, 3), 1000)
+
+
+def test_evaluations_are_entries_chosen_by_type():
+    quick = get(IMAGENET_PIE, "quick", corruptions="fog,snow", imagenet_a="true")
+    assert quick["evaluations"]["corrupted"]["corruptions"] == ["fog", "snow"]
+    assert quick["evaluations"]["imagenet_a"] == {"type": "imagenet_a"}  # switched on
+    assert "imagenet_a" not in get(IMAGENET_PIE, "paper", imagenet_a="0")["evaluations"]
+    assert flat(IMAGENET_PIE["quick"], IMAGENET_PIE)["imagenet_a"] is False
+    assert {spec["type"] for spec in IMAGENET_PIE["paper"]["evaluations"].values()} == {
+        "clean", "corrupted", "imagenet_a"}
+    assert set(CELEBA_BIAS["paper"]["evaluations"]) == {"clean"}
+    with pytest.raises(ValueError, match="unknown preset key.*'corruptions'"):
+        get(CELEBA_BIAS, "quick", corruptions="fog")  # CelebA has no corrupted evaluation
+
+
+def test_evaluators_build_the_sets_the_audit_reads():
+    from pie_tf.experiments_config import evaluations
+
+    config = get(IMAGENET_PIE, "tiny", train_examples="16", eval_examples="16",
+                 corruption_examples="8", corruptions="gaussian_noise,contrast",
+                 cache_corrupted="false")
+    data = arguments.study_data(config)
+    built = evaluations.evaluate(config, data)
+    assert built.clean == "test"
+    assert sorted(built.datasets) == ["contrast@3", "gaussian_noise@3", "test"]
+    assert built.audit_options == {"corruption_sets": {("gaussian_noise", 3): "gaussian_noise@3",
+                                                       ("contrast", 3): "contrast@3"}}
+    clean = list(built.datasets["test"].as_numpy_iterator())
+    noisy = list(built.datasets["gaussian_noise@3"].as_numpy_iterator())
+    assert len(clean) == 16 and len(noisy) == 8
+    assert [ex["id"] for ex in noisy] == [ex["id"] for ex in clean[:8]]  # the same examples
+    assert all(np.abs(c["image"] - f["image"]).mean() > 0.01 for c, f in zip(clean, noisy))
+    config["evaluations"]["extra"] = {"type": "adversarial"}
+    with pytest.raises(ValueError, match="evaluation 'extra'.*type.*clean"):
+        evaluations.evaluate(config, data)
+    with pytest.raises(ValueError, match="--corruption_source"):
+        evaluations.evaluate(get(IMAGENET_PIE, "tiny", corruption_source="disk"), data)
+
+
+def test_one_flag_sets_one_place():
+    from pie_tf.experiments_config.overrides import fields
+
+    clash = {"a": {"data": {"seed": 1}, "seed": 0}}
+    with pytest.raises(ValueError, match="'seed' is at both"):
+        fields(clash)

@@ -1,127 +1,70 @@
-"""The steps both studies share, each a direct composition of library calls.
+"""The pipeline both studies run: data -> population -> store -> audit -> report.
 
 data (pie_tf.data) -> population (pie_tf.population) -> store -> audit (pie_tf.audit) -> report
-(pie_tf.report). Nothing here trains or computes a statistic: training is the population's, every
-number is the audit's; this module only maps a preset onto their arguments and moves their
-outputs to the next step.
+(pie_tf.report), written once (:func:`run_study`). Nothing here trains or computes a statistic:
+training is the population's, every number is the audit's; this module moves each step's outputs
+to the next. The arguments of each call come from the preset through
+:mod:`pie_tf.experiments_config.arguments`, the evaluation sets through
+:mod:`pie_tf.experiments_config.evaluations`.
 """
 from __future__ import annotations
 
-import functools
 import os
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_split", "model_fn", "recipe", "variants", "run_population",
-           "deployment_tables", "exemplar_images", "exemplar_variants", "sparsity_axis",
-           "population_stage", "intro", "console_summary"]
+__all__ = ["run_study", "study_main", "run_population", "audit_from_store", "deployment_tables",
+           "exemplar_images", "exemplar_variants", "sparsity_axis", "intro", "console_summary",
+           "audit_and_report"]
 
 
-def load_split(config, split, n_examples, *, name=None, resize=None, **options):
-    """Raw (uint8) examples of ``split`` of a dataset, the first ``n_examples`` (0: all).
+def run_study(presets, flag_values, *, title):
+    """Train the population the flags' preset describes, audit it and write the report.
 
     Parameters
     ----------
-    config : dict
-        The preset (``dataset``, ``data_dir``, ``seed``, ``image_size``).
-    split : str
-    n_examples : int
-    name : str, optional
-        Dataset to load instead of the preset's (e.g. ``"imagenet_a"``).
-    resize : dict, optional
-        Options of ``pie_tf.data.load`` that size the images; default ``image_size`` of the
-        preset. ``{}`` loads them as stored (ImageNet is cropped by its preprocessing instead).
-    **options
-        Passed to ``pie_tf.data.load`` (e.g. ``target``, ``protected``).
-
-    The stand-in is generated at the requested size (its proportions hold for any size); other
-    datasets are sliced with tfds' split syntax (``"train[:6000]"``).
-
-    Raises
-    ------
-    SystemExit
-        The dataset is not prepared: the data layer's message (what to download, where to put
-        it, which command prepares it) ends the script without a traceback.
-    """
-    import pie_tf.data
-
-    try:
-        return _load(pie_tf.data, config, split, n_examples, name, resize, options)
-    except pie_tf.data.DatasetNotPreparedError as err:
-        raise SystemExit(f"error: {err}") from None
-
-
-def _load(data, config, split, n_examples, name, resize, options):
-    name = name or config["dataset"]
-    kwargs = dict(options)
-    if config.get("data_dir"):
-        kwargs["data_dir"] = os.path.expanduser(config["data_dir"])
-    if name == "celeba_standin":
-        kwargs.update(seed=config["seed"], image_size=config["image_size"])
-        if n_examples:
-            kwargs[f"{split}_size"] = n_examples
-        return data.load(name, split, **kwargs)
-    kwargs.update({"image_size": config["image_size"]} if resize is None else resize)
-    return data.load(name, f"{split}[:{n_examples}]" if n_examples else split, **kwargs)
-
-
-def model_fn(config, input_shape, num_classes):
-    """A builder of the preset's model (``pie_tf.models``), as the population calls it."""
-    import pie_tf.models
-
-    name = config["model"]
-    if name == "small_resnet":
-        return functools.partial(pie_tf.models.small_resnet, tuple(input_shape), num_classes,
-                                 depth=config["resnet_depth"], width=config["resnet_width"])
-    if name in ("resnet18", "resnet50"):
-        return functools.partial(getattr(pie_tf.models, name), tuple(input_shape), num_classes)
-    raise ValueError(f"`--model` must be small_resnet, resnet18 or resnet50; got {name!r}.")
-
-
-def recipe(config):
-    """The population's training recipe from the preset."""
-    from pie_tf.population import Recipe
-
-    return Recipe(epochs=config["epochs"], batch_size=config["batch_size"], optimizer="sgd",
-                  learning_rate=config["learning_rate"], lr_schedule="cosine",
-                  finetune_epochs=config["fine_tune_epochs"],
-                  finetune_learning_rate=config["fine_tune_learning_rate"],
-                  prune_end=config["prune_end"],
-                  calibration_examples=config["calibration_examples"])
-
-
-_PRUNING = {"during_training": "during", "fine_tune": "finetune", "both": "both"}
-
-
-def variants(config):
-    """Variant names of the study.
+    presets : dict of str -> dict
+        The study's presets (``CELEBA_BIAS``, ``IMAGENET_PIE``).
+    flag_values : absl.flags.FlagValues
+        Parsed flags of :func:`pie_tf.experiments_config.define_flags`.
+    title : callable
+        ``title(config, preset)`` -> the report's title.
 
     Returns
     -------
-    all_variants : list of str
-        Every variant the population trains (``pie_tf.population.standard_variants``) plus the
-        TFLite export (``deploy_mode``) of every compressed Keras variant.
-    audited : list of str
-        Compressed variants audited against dense: pruned, QAT and post-training quantized
-        dense models.
-    deployments : list of (str, str)
-        (Keras variant, its TFLite export) pairs audited for deployment-identified exemplars.
+    str or None
+        The console summary, or None when this job trained members but the store is not yet
+        complete (other shards are still running).
     """
-    from pie_tf.population import standard_variants
+    from absl import logging
 
-    if config["prune_mode"] not in _PRUNING:
-        raise ValueError(f"`--prune_mode` must be one of {sorted(_PRUNING)}; got "
-                         f"{config['prune_mode']!r}.")
-    audited_all = standard_variants(config["sparsities"], pruning=_PRUNING[config["prune_mode"]],
-                                    qat=config["qat"], tflite=config["post_training"],
-                                    tflite_of=("dense",))
-    audited = [v for v in audited_all if v != "dense"]
-    deployments = []
-    if config["deploy_mode"]:
-        keras_compressed = [v for v in audited if "+tflite_" not in v]
-        deployments = [(v, f"{v}+tflite_{config['deploy_mode']}") for v in keras_compressed]
-    return audited_all + [d for _, d in deployments], audited, deployments
+    from pie_tf.experiments_config import arguments, evaluations
+    from pie_tf.experiments_config.flags import make_strategy, resolve
+    from pie_tf.population import Population
+    from pie_tf.store import PredictionStore
+
+    config = resolve(presets, flag_values)
+    logging.info("preset %s: %s", flag_values.preset, config)
+    data = arguments.study_data(config)
+    evaluated = evaluations.evaluate(config, data)
+    all_variants, audited, deployments = arguments.variants(config)
+    store = PredictionStore(os.path.join(flag_values.out_dir, "store"))
+    population = Population(
+        arguments.model_fn(config, data.input_shape, data.info.num_classes), data.train,
+        evaluated.datasets, store=store, recipe=arguments.recipe(config),
+        class_subsets=evaluated.class_subsets, seeds=arguments.seeds(config),
+        variants=all_variants, strategy=make_strategy(flag_values.strategy, flag_values.tpu))
+    if not run_population(population, flag_values, logging.warning):
+        return None
+    # dense against every compressed variant on every evaluation set; each TFLite export
+    # against its Keras source
+    tables, report = audit_and_report(
+        store, evaluated.clean, data.evaluation, config, data.info, audited=audited,
+        deployments=deployments, out_dir=flag_values.out_dir, preset=flag_values.preset,
+        title=title(config, flag_values.preset), **arguments.group_options(config),
+        **evaluated.audit_options)
+    return console_summary(tables, report)
 
 
 def sparsity_axis(names):
@@ -139,17 +82,21 @@ def sparsity_axis(names):
     return axis
 
 
-def population_stage(flag_values):
-    """Keyword arguments of ``Population.run`` from ``--shard`` / ``--member_range``."""
-    from pie_tf.experiments_config.flags import parse_pair
-
-    shard = parse_pair(flag_values.shard, "/", "shard")
-    member_range = parse_pair(flag_values.member_range, ":", "member_range")
-    return {"shard": shard, "member_range": member_range}
+def study_main(presets, flag_values, *, title):
+    """The ``main`` of an experiment script, for ``absl.app.run``: :func:`run_study`, then the
+    console summary printed (nothing when this job's shard finished before the others)."""
+    def main(argv):
+        del argv
+        summary = run_study(presets, flag_values, title=title)
+        if summary is not None:
+            print(summary)
+    return main
 
 
 def run_population(population, flag_values, log):
     """Train this job's members (unless ``--stage=report``); True when the store is complete."""
+    from pie_tf.experiments_config.arguments import population_stage
+
     if flag_values.stage != "report":
         results = population.run(**population_stage(flag_values))
         written = sum(r.status == "written" for r in results)
@@ -264,8 +211,8 @@ def intro(config, info, preset, audit):
     """The report's opening paragraphs: what was run, on what data."""
     members = {p: audit.predictions(p).shape[0] for p in audit.populations}
     return (f"Preset {preset!r}. Data: {info.name}: {info.description}\n\n"
-            f"Model {config['model']}; {audit.n_examples} evaluation examples "
-            f"({config['eval_split']} split). Members per population: "
+            f"Model {config['model']['model']}; {audit.n_examples} evaluation examples "
+            f"({config['evaluations']['clean']['eval_split']} split). Members per population: "
             + ", ".join(f"{p} {n}" for p, n in members.items()) + ".\n\n"
             "Every number on this page is a table pie_tf.audit returned; the CSV files in "
             "tables/ hold them all.")
@@ -301,7 +248,7 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     evaluation : tf.data.Dataset
         Its raw examples, read only for the images of the exemplars the report draws.
     config, info : the preset and the dataset's ``pie_tf.data.DatasetInfo``
-    audited, deployments : from :func:`variants`
+    audited, deployments : from :func:`pie_tf.experiments_config.arguments.variants`
     out_dir, title, preset : where the report goes, its title, the preset's name
     **audit_options
         Study-specific arguments of ``Audit.from_store`` (``protected``, ``target_name``,
@@ -314,18 +261,19 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     """
     import pie_tf.report
 
-    audit_kwargs = dict(alpha=config["alpha"], n_bootstrap=config["n_bootstrap"],
-                        seed=config["seed"], class_names=list(info.class_names))
+    from pie_tf.experiments_config.arguments import audit_options as study_audit_options
+
+    audit_kwargs = study_audit_options(config, info)
     audit = audit_from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
     tables = audit.to_frames()
     tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))
     shown = exemplar_variants(audited)
     pie = tables["pie"]
     ids = pie[pie["pie"] & pie["variant"].isin(shown)].groupby("variant", sort=False).head(
-        config["exemplars"])["id"]
+        config["report"]["exemplars"])["id"]
     report = pie_tf.report.write_report(
         tables, out_dir, title=title, intro=intro(config, info, preset, audit),
         images=exemplar_images(evaluation, ids), class_names=list(info.class_names),
-        sparsity=sparsity_axis(audited), max_exemplars=config["exemplars"],
+        sparsity=sparsity_axis(audited), max_exemplars=config["report"]["exemplars"],
         exemplar_variants=shown)
     return tables, report
