@@ -16,6 +16,11 @@ The statistics the Audit composes are functions of arrays, usable alone: :func:`
 modules are private (``_pie``, ``_class_impact``, ``_attributes``, ``_loyalty``, ``_robustness``);
 import the names from here.
 
+Beyond the papers (``docs/audit.md``): :func:`dense_forecast` scores the examples and groups at
+risk from a dense population alone, before any compressed model is trained; the Audit adds the
+forecast's quality, calibration (ECE, reliability), flips, two-level bootstrap intervals of the
+group-rate changes, exact McNemar tests and a graded exemplar score as tables.
+
 ``pie_tf.audit`` is this package, and the package itself can be called: ``pie_tf.audit(...)`` is
 :func:`audit`. (A plain function named ``pie_tf.audit`` could not coexist with the package:
 importing the package binds that name to it.)
@@ -25,10 +30,17 @@ import types
 
 from pie_tf.audit._attributes import attribute_groups, group_rates, overindex
 from pie_tf.audit._audit import Audit, audit
+from pie_tf.audit._calibration import calibration, reliability
 from pie_tf.audit._class_impact import class_impact, class_recall
+from pie_tf.audit._exemplar_score import exemplar_score
+from pie_tf.audit._flips import flip_table, group_rate_change_interval
+from pie_tf.audit._forecast import (
+    DenseForecast, auroc, average_precision, dense_forecast, forecast_groups, forecast_quality,
+    risk_scores)
 from pie_tf.audit._inputs import (
     AuditOptions, CleanEvaluation, CorruptedEvaluations, Groups, SubsetEvaluation)
 from pie_tf.audit._loyalty import label_loyalty, member_loyalty, probability_loyalty
+from pie_tf.audit._paired import mcnemar_exact, paired_tests
 from pie_tf.audit._pie import (
     agreement_share, mean_probability_labels, modal_labels, pie_mask, pie_table)
 from pie_tf.audit._robustness import (
@@ -40,7 +52,11 @@ __all__ = ["Audit", "audit", "CleanEvaluation", "Groups", "CorruptedEvaluations"
            "agreement_share", "pie_mask", "pie_table", "class_recall", "class_impact",
            "attribute_groups", "overindex", "group_rates", "label_loyalty",
            "probability_loyalty", "member_loyalty", "corruption_errors", "corruption_error",
-           "imagenet_a_accuracy", "ALEXNET_MEAN_ERRORS", "ALEXNET_CLEAN_ERROR"]
+           "imagenet_a_accuracy", "ALEXNET_MEAN_ERRORS", "ALEXNET_CLEAN_ERROR",
+           "dense_forecast", "DenseForecast", "risk_scores", "forecast_quality",
+           "forecast_groups", "auroc", "average_precision", "calibration", "reliability",
+           "flip_table", "group_rate_change_interval", "mcnemar_exact", "paired_tests",
+           "exemplar_score"]
 
 
 class _CallableModule(types.ModuleType):

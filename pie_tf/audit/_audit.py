@@ -19,6 +19,7 @@ from pie_tf.audit import _attributes, _class_impact, _pie, _robustness
 from pie_tf.audit._inputs import (
     AuditOptions, CleanEvaluation, CorruptedEvaluations, Groups, SubsetEvaluation)
 from pie_tf.audit._loyalty import member_loyalty
+from pie_tf.audit._statistics import STATISTICS_TABLES, AuditStatistics
 from pie_tf.errors import InvalidArgumentError
 
 __all__ = ["Audit", "audit"]
@@ -53,7 +54,7 @@ def _check_input(value, cls, argname):
     return value
 
 
-class Audit:
+class Audit(AuditStatistics):
     """PIE/CIE, class impact, attributes, group rates, loyalty and robustness of populations.
 
     Build it from arrays with :func:`pie_tf.audit` (keywords), from its input objects here, or
@@ -498,7 +499,7 @@ class Audit:
         names = ["pie", "pie_summary", "class_impact", "class_impact_summary", "overindex",
                  "group_rates", "group_rates_by_member", "loyalty", "loyalty_by_member",
                  "corruption_errors", "robustness", "robustness_summary", "imagenet_a",
-                 "imagenet_a_by_member"]
+                 "imagenet_a_by_member", *STATISTICS_TABLES]
         frames = {name: getattr(self, name) for name in names}
         frames["summary"] = self.summary()
         return frames
