@@ -158,8 +158,14 @@ def model_fn(config, input_shape, num_classes):
                              **kwargs)
 
 
-def recipe(config):
-    """The population's training recipe from the preset."""
+def recipe(config, strategy=None):
+    """The population's training recipe from the preset.
+
+    ``mixed_precision="auto"`` is resolved here, under ``strategy``, so the stored recipe says
+    which policy the members were trained with (float32 on a CPU, mixed_float16 on a GPU,
+    mixed_bfloat16 on a TPU).
+    """
+    from pie_tf._precision import resolve_policy
     from pie_tf.population import Recipe
 
     section = config["population"]
@@ -168,7 +174,10 @@ def recipe(config):
                   finetune_epochs=section["fine_tune_epochs"],
                   finetune_learning_rate=section["fine_tune_learning_rate"],
                   prune_end=section["prune_end"],
-                  calibration_examples=section["calibration_examples"])
+                  calibration_examples=section["calibration_examples"],
+                  jit_compile=bool(section.get("jit_compile", False)),
+                  mixed_precision=resolve_policy(section.get("mixed_precision", "float32"),
+                                                 strategy))
 
 
 def seeds(config):

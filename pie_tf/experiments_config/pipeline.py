@@ -50,11 +50,12 @@ def run_study(presets, flag_values, *, title):
     evaluated = evaluations.evaluate(config, data)
     all_variants, audited, deployments = arguments.variants(config)
     store = PredictionStore(os.path.join(flag_values.out_dir, "store"))
+    strategy = make_strategy(flag_values.strategy, flag_values.tpu)
     population = Population(
         arguments.model_fn(config, data.input_shape, data.info.num_classes), data.train,
-        evaluated.datasets, store=store, recipe=arguments.recipe(config),
+        evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
         class_subsets=evaluated.class_subsets, seeds=arguments.seeds(config),
-        variants=all_variants, strategy=make_strategy(flag_values.strategy, flag_values.tpu))
+        variants=all_variants, strategy=strategy)
     if not run_population(population, flag_values, logging.warning):
         return None
     # dense against every compressed variant on every evaluation set; each TFLite export

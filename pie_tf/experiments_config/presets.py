@@ -96,6 +96,8 @@ _CELEBA_PAPER = dict(
         post_training=["dynamic", "int8"],  # the paper's post-training quantization of dense
         calibration_examples=100,     # the paper calibrates int8 on the first 100 train images
         deploy_mode="int8",           # TFLite export of every compressed variant ("" = none)
+        jit_compile=True,             # ours: XLA training steps (QAT members train without)
+        mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU, else float32
     ),
     evaluations=dict(
         # CelebA's official test split (19,962 images); 0 examples = the whole split
@@ -126,6 +128,8 @@ _CELEBA_QUICK = _derive(
         fine_tune_epochs=1,
         fine_tune_learning_rate=0.05,
         post_training=["int8"],
+        jit_compile=False,            # the quick figures were measured without XLA
+        mixed_precision="float32",
     ),
     evaluations=dict(clean=dict(eval_split="test", eval_examples=2000)),
     audit=dict(n_bootstrap=500),
@@ -176,6 +180,8 @@ _IMAGENET_PAPER = dict(
         post_training=[],             # the paper's quantization study (float16/dynamic/int8)
         calibration_examples=100,
         deploy_mode="int8",
+        jit_compile=True,             # ours: XLA training steps
+        mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU, else float32
     ),
     evaluations=dict(
         clean=dict(type="clean", eval_split="validation",  # the 50,000 validation images
@@ -213,6 +219,8 @@ _IMAGENET_QUICK = _derive(
         fine_tune_epochs=1,
         fine_tune_learning_rate=0.05,
         post_training=["int8"],
+        jit_compile=False,            # the quick figures were measured without XLA
+        mixed_precision="float32",
     ),
     evaluations=dict(
         clean=dict(eval_split="test", eval_examples=2000),

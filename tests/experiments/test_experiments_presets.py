@@ -163,3 +163,21 @@ def test_one_flag_sets_one_place():
     clash = {"a": {"data": {"seed": 1}, "seed": 0}}
     with pytest.raises(ValueError, match="'seed' is at both"):
         fields(clash)
+
+
+def test_paper_presets_turn_on_accelerator_options_resolved_for_the_device():
+    from pie_tf._keras import tf
+    strategy = tf.distribute.get_strategy()
+    for presets in (CELEBA_BIAS, IMAGENET_PIE):
+        paper = arguments.recipe(get(presets, "paper"), strategy)
+        assert paper.jit_compile
+        # "auto" is resolved before the recipe is made: on this CPU it is float32, and the store
+        # records that, not "auto"
+        assert paper.mixed_precision == "float32"
+        quick = arguments.recipe(get(presets, "quick"), strategy)
+        assert not quick.jit_compile and quick.mixed_precision == "float32"
+        forced = arguments.recipe(get(presets, "paper", mixed_precision="mixed_bfloat16"),
+                                  strategy)
+        assert forced.mixed_precision == "mixed_bfloat16"
+        with pytest.raises(ValueError, match="`mixed_precision`.*'fp8'"):
+            arguments.recipe(get(presets, "paper", mixed_precision="fp8"), strategy)
