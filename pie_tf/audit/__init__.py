@@ -12,7 +12,8 @@ DataFrames. Build it
 The statistics the Audit composes are functions of arrays, usable alone: :func:`modal_labels`,
 :func:`pie_mask`, :func:`pie_table`, :func:`class_impact`, :func:`attribute_groups`,
 :func:`overindex`, :func:`group_rates`, :func:`label_loyalty`, :func:`probability_loyalty`,
-:func:`corruption_errors`, :func:`corruption_error`, :func:`imagenet_a_accuracy`, ... Their
+:func:`corruption_errors`, :func:`corruption_error`, :func:`imagenet_a_accuracy`,
+:func:`mitigation_comparison` (a mitigated variant against the plain pruned one), ... Their
 modules are private (``_pie``, ``_class_impact``, ``_attributes``, ``_loyalty``, ``_robustness``);
 import the names from here.
 
@@ -40,6 +41,7 @@ from pie_tf.audit._forecast import (
 from pie_tf.audit._inputs import (
     AuditOptions, CleanEvaluation, CorruptedEvaluations, Groups, SubsetEvaluation)
 from pie_tf.audit._loyalty import label_loyalty, member_loyalty, probability_loyalty
+from pie_tf.audit._mitigation import mitigation_comparison, mitigation_summary
 from pie_tf.audit._paired import mcnemar_exact, paired_tests
 from pie_tf.audit._pie import (
     agreement_share, mean_probability_labels, modal_labels, pie_mask, pie_table)
@@ -56,7 +58,8 @@ __all__ = ["Audit", "audit", "CleanEvaluation", "Groups", "CorruptedEvaluations"
            "dense_forecast", "DenseForecast", "risk_scores", "forecast_quality",
            "forecast_groups", "auroc", "average_precision", "calibration", "reliability",
            "flip_table", "group_rate_change_interval", "mcnemar_exact", "paired_tests",
-           "exemplar_score"]
+           "exemplar_score",
+           "mitigation_comparison", "mitigation_summary"]
 
 
 class _CallableModule(types.ModuleType):
