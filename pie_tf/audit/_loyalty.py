@@ -10,23 +10,17 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
+from pie_tf._probabilities import as_probabilities
+
 __all__ = ["label_loyalty", "probability_loyalty", "member_loyalty"]
 
 
 def _as_probabilities(x, argname):
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.ndim < 1 or x.shape[-1] < 2:
         raise ValueError(f"`{argname}` must have a class axis last, of length >= 2; got shape "
                          f"{x.shape}.")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"`{argname}` holds NaN or infinite values.")
-    if np.any(x < 0):
-        raise ValueError(f"`{argname}` must be probabilities (non-negative); got a minimum of "
-                         f"{x.min():.4g}. Apply a softmax to logits first.")
-    total = x.sum(axis=-1, keepdims=True)
-    if np.any(total <= 0):
-        raise ValueError(f"`{argname}` has an all-zero distribution.")
-    return x / total
+    return as_probabilities(x, "probabilities", argname=argname)
 
 
 def label_loyalty(labels, reference_labels):
@@ -56,7 +50,12 @@ def probability_loyalty(probabilities, reference_probabilities):
     Parameters
     ----------
     probabilities, reference_probabilities : array_like of shape (..., n_classes)
-        Rows are normalised to sum to one; they must be non-negative and finite.
+        Probabilities: finite, non-negative, rows summing to one within 1e-3 (renormalize
+        dequantized int8 outputs first, :func:`pie_tf._probabilities.renormalize`).
+
+    Raises
+    ------
+    pie_tf.errors.NotProbabilitiesError
 
     Returns
     -------

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from pie_tf._probabilities import as_probabilities, check_kind
+from pie_tf.errors import NotProbabilitiesError
+
 __all__ = [
     "check_labels", "check_predictions", "check_in_range", "check_scores", "check_ids",
     "check_same_ids", "check_attributes", "check_mapping",
@@ -96,17 +99,21 @@ def check_scores(scores, argname, kind="auto"):
     scores : array_like of shape (n_members, n_examples, n_classes)
         Logits or probabilities.
     kind : {"auto", "logits", "probabilities"}
-        ``"auto"`` treats non-negative rows that sum to one (within 1e-3) as probabilities and
-        anything else as logits, to which a softmax is applied; rows in [0, 1] that sum to one
-        only within 0.05 (quantized probabilities) are refused as ambiguous.
+        Read by pie_tf's one policy (:func:`pie_tf._probabilities.as_probabilities`): "auto"
+        treats non-negative rows that sum to one (within 1e-3) as probabilities and anything
+        else as logits, to which a softmax is applied; rows in [0, 1] that sum to one only within
+        0.05 (quantized probabilities) are refused as ambiguous.
 
     Returns
     -------
     ndarray of float32, shape (n_members, n_examples, n_classes), rows summing to one.
+
+    Raises
+    ------
+    pie_tf.errors.NotProbabilitiesError
+        For scores that cannot be read as ``kind`` says (NaN or infinite values included).
     """
-    if kind not in ("auto", "logits", "probabilities"):
-        raise ValueError(f"`scores` kind must be 'auto', 'logits' or 'probabilities'; got "
-                         f"{kind!r}.")
+    check_kind(kind, "scores_kind")
     scores = np.asarray(scores)
     if not np.issubdtype(scores.dtype, np.number) or scores.dtype == bool:
         raise TypeError(f"`{argname}` must be numeric scores; got dtype {scores.dtype}.")
@@ -117,29 +124,11 @@ def check_scores(scores, argname, kind="auto"):
         raise ValueError(f"`{argname}` is empty (shape {scores.shape}).")
     if not np.all(np.isfinite(scores)):
         bad = np.argwhere(~np.isfinite(scores))[0]
-        raise ValueError(f"`{argname}` holds NaN or infinite values (first at member {bad[0]}, "
-                         f"example {bad[1]}, class {bad[2]}); a diverged member must be removed "
-                         f"or retrained, not audited.")
-    scores = scores.astype(np.float32, copy=False)
-    sums = scores.sum(axis=-1)
-    looks_like_probabilities = bool(np.all(scores >= 0) and np.allclose(sums, 1.0, atol=1e-3))
-    if kind == "probabilities" and not looks_like_probabilities:
-        raise ValueError(f"`{argname}` was declared probabilities but has negative entries or "
-                         f"rows not summing to one.")
-    if kind == "auto" and not looks_like_probabilities and np.all((scores >= 0) & (scores <= 1)) \
-            and np.allclose(sums, 1.0, atol=0.05):
-        # Quantized softmax outputs (int8 TFLite: steps of 1/256) sum to 1 +- a few 1e-3: taking
-        # them for logits would apply a second softmax and give silently wrong loyalty.
-        raise ValueError(
-            f"`{argname}` looks like probabilities whose rows sum to "
-            f"{sums.min():.4f}..{sums.max():.4f}, not 1 (e.g. dequantized int8 softmax outputs). "
-            "Renormalize the rows (scores / scores.sum(-1, keepdims=True)) or pass "
-            "scores_kind='logits' if they really are logits.")
-    if kind == "logits" or (kind == "auto" and not looks_like_probabilities):
-        shifted = scores - scores.max(axis=-1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=-1, keepdims=True)
-    return scores / sums[..., None]
+        raise NotProbabilitiesError(
+            f"`{argname}` holds NaN or infinite values (first at member {bad[0]}, example "
+            f"{bad[1]}, class {bad[2]}); a diverged member must be removed or retrained, not "
+            f"audited.")
+    return as_probabilities(scores, kind, argname=argname, dtype=np.float32)
 
 
 def check_predictions(predictions, argname, n_classes=None, n_examples=None):

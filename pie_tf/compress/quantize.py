@@ -17,6 +17,7 @@ and the quantizers stop updating their ranges, so the last epochs fine-tune agai
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -121,37 +122,61 @@ def _op_suggestion(layer) -> str:
     return "the matching keras.layers layer"
 
 
+@dataclasses.dataclass(frozen=True)
+class _LayerProblem:
+    """Why tfmot's QAT cannot handle one layer: ``kind`` for code, ``message`` for people."""
+
+    layer: str
+    kind: str  # one of _PROBLEM_KINDS
+    message: str
+
+    def __str__(self):
+        return self.message
+
+
+_PROBLEM_KINDS = ("pruning_wrapper", "nested_model", "raw_op", "lambda", "unsupported")
+
+
 def _unquantizable_layers(model, registry):
-    """Human-readable reasons, one per layer tfmot's QAT cannot handle, in model order."""
+    """One :class:`_LayerProblem` per layer tfmot's QAT cannot handle, in model order."""
     problems = []
     for layer in model.layers:
         name = f"'{layer.name}' ({type(layer).__name__})"
+
+        def problem(kind, message):
+            problems.append(_LayerProblem(layer.name, kind, message))
+
         if isinstance(layer, keras.layers.InputLayer):
             continue
         if isinstance(layer, _tfmot_pruning_wrapper.PruneLowMagnitude):
-            problems.append(f"layer {name} still carries tfmot's pruning wrapper; finish pruning "
-                            "(pie_tf.PruneCallback strips it after fit) or call "
-                            "tfmot.sparsity.keras.strip_pruning(model) first")
+            problem("pruning_wrapper",
+                    f"layer {name} still carries tfmot's pruning wrapper; finish pruning "
+                    "(pie_tf.PruneCallback strips it after fit) or call "
+                    "tfmot.sparsity.keras.strip_pruning(model) first")
         elif isinstance(layer, keras.Model):
-            problems.append(f"layer {name} is a nested model; tfmot cannot quantize inside it. "
-                            "Build one flat functional model, e.g. call the inner model's layers "
-                            "on the outer tensors instead of calling the inner model")
+            problem("nested_model",
+                    f"layer {name} is a nested model; tfmot cannot quantize inside it. "
+                    "Build one flat functional model, e.g. call the inner model's layers "
+                    "on the outer tensors instead of calling the inner model")
         elif type(layer).__name__ in ("TFOpLambda", "SlicingOpLambda"):
-            problems.append(f"layer {name} is a raw TensorFlow op `{getattr(layer, 'symbol', '?')}` "
-                            f"written inside the model (e.g. `h + shortcut`); use "
-                            f"{_op_suggestion(layer)} instead")
+            problem("raw_op",
+                    f"layer {name} is a raw TensorFlow op `{getattr(layer, 'symbol', '?')}` "
+                    f"written inside the model (e.g. `h + shortcut`); use "
+                    f"{_op_suggestion(layer)} instead")
         elif isinstance(layer, keras.layers.Lambda):
-            problems.append(f"layer {name} is a Lambda layer, whose computation tfmot cannot "
-                            "inspect; replace it with a standard layer, or a custom layer "
-                            "annotated with tfmot.quantization.keras.quantize_annotate_layer("
-                            "layer, quantize_config=...)")
+            problem("lambda",
+                    f"layer {name} is a Lambda layer, whose computation tfmot cannot "
+                    "inspect; replace it with a standard layer, or a custom layer "
+                    "annotated with tfmot.quantization.keras.quantize_annotate_layer("
+                    "layer, quantize_config=...)")
         elif isinstance(layer, _tfmot_annotate.QuantizeAnnotate):
             continue  # the user chose a QuantizeConfig for it
         elif not registry.supports(layer) and not isinstance(layer, _TRANSFORM_HANDLED):
-            problems.append(f"layer {name} is not supported by tfmot's 8-bit scheme; replace it, "
-                            "or annotate it with tfmot.quantization.keras.quantize_annotate_layer("
-                            "layer, quantize_config=...) and quantize inside "
-                            "tfmot.quantization.keras.quantize_scope")
+            problem("unsupported",
+                    f"layer {name} is not supported by tfmot's 8-bit scheme; replace it, "
+                    "or annotate it with tfmot.quantization.keras.quantize_annotate_layer("
+                    "layer, quantize_config=...) and quantize inside "
+                    "tfmot.quantization.keras.quantize_scope")
     return problems
 
 
@@ -207,7 +232,8 @@ def quantize(model, *, scheme: str = "auto", sparsity_threshold: float = 0.05):
 
     problems = _unquantizable_layers(model, tfmot_scheme.get_quantize_registry())
     if problems:
-        raise ValueError("`model` cannot be quantized by tfmot:\n  - " + "\n  - ".join(problems))
+        raise ValueError("`model` cannot be quantized by tfmot:\n  - "
+                         + "\n  - ".join(map(str, problems)))
 
     compile_args = model._get_compile_args() if model.optimizer is not None else None
     optimizer = model.optimizer

@@ -123,12 +123,11 @@ def audit_from_store(store, eval_set, **kwargs):
     from absl import logging
 
     from pie_tf.audit import Audit
+    from pie_tf.errors import NotProbabilitiesError
 
     try:
         return Audit.from_store(store, eval_set, scores_kind="probabilities", **kwargs)
-    except ValueError as err:
-        if "declared probabilities" not in str(err):
-            raise
+    except NotProbabilitiesError as err:
         logging.warning("probability loyalty not computed: %s", err)
         return Audit.from_store(store, eval_set, probabilities=False, **kwargs)
 

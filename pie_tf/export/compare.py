@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from pie_tf._keras import check_model, tf
+from pie_tf._probabilities import (
+    as_probabilities, check_kind, looks_like_probabilities, renormalize)
 from pie_tf.audit import label_loyalty, probability_loyalty
 from pie_tf.export.tflite import TFLiteModel, _check_positive_int, iter_examples
 
@@ -90,7 +92,7 @@ def keras_weight_bytes(model):
 
 
 def to_probabilities(outputs, kind: str = "auto"):
-    """Class probabilities from model outputs.
+    """Class probabilities from model outputs, by pie_tf's one probability policy.
 
     Parameters
     ----------
@@ -99,29 +101,23 @@ def to_probabilities(outputs, kind: str = "auto"):
         ``[1 - p, p]``.
     kind : {"auto", "logits", "probabilities"}
         "auto" treats rows that are non-negative and sum to 1 (tolerance 1e-3) as probabilities
-        (single column: values in [0, 1]), anything else as logits (softmax / sigmoid).
+        (single column: values in [0, 1]), anything else as logits (softmax / sigmoid); see
+        :func:`pie_tf._probabilities.as_probabilities`.
 
     Returns
     -------
     ndarray of shape (n, max(n_classes, 2)), float64.
+
+    Raises
+    ------
+    pie_tf.errors.NotProbabilitiesError
     """
-    if kind not in ("auto", "logits", "probabilities"):
-        raise ValueError(f"`outputs` kind must be 'auto', 'logits' or 'probabilities'; got {kind!r}.")
-    y = np.asarray(outputs, dtype=np.float64)
+    y = np.asarray(outputs)
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2:
         raise ValueError(f"model outputs must have shape (n,) or (n, n_classes); got {y.shape}.")
-    if kind == "auto":
-        kind = "probabilities" if _looks_like_probabilities(y) else "logits"
-    if y.shape[1] == 1:
-        if kind == "logits":
-            y = 1.0 / (1.0 + np.exp(-y))
-        return np.concatenate([1.0 - y, y], axis=1)
-    if kind == "logits":
-        y = np.exp(y - y.max(axis=1, keepdims=True))
-        y /= y.sum(axis=1, keepdims=True)
-    return y
+    return as_probabilities(y, kind, argname="outputs")
 
 
 def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None,
@@ -160,8 +156,7 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
     if not isinstance(tflite_model, TFLiteModel):
         raise TypeError("`tflite_model` must be a pie_tf TFLiteModel (from pie_tf.export_tflite or "
                         f"TFLiteModel.load); got {type(tflite_model).__name__}.")
-    if outputs not in ("auto", "logits", "probabilities"):
-        raise ValueError(f"`outputs` must be 'auto', 'logits' or 'probabilities'; got {outputs!r}.")
+    check_kind(outputs, "outputs")
     _check_positive_int(batch_size, "batch_size")
     _check_positive_int(latency_runs, "latency_runs")
     latency_threads = tuple(latency_threads)
@@ -183,8 +178,10 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
         keras_out = np.asarray(keras_model(tf.constant(x), training=False))
         tflite_out = tflite_model.predict(x, batch_size=batch_size, verbose=0)
         if kind == "auto":
-            kind = "probabilities" if _looks_like_probabilities(keras_out) else "logits"
+            kind = "probabilities" if looks_like_probabilities(keras_out) else "logits"
         keras_probs.append(to_probabilities(keras_out, kind))
+        if kind == "probabilities":  # an int8 softmax, dequantized, sums to 1 +- a few 1e-3
+            tflite_out = renormalize(np.asarray(tflite_out, dtype=np.float64))
         tflite_probs.append(to_probabilities(tflite_out, kind))
         all_labels.append(y)
         all_ids.append(np.arange(position, position + len(x)) if chunk_ids is None else chunk_ids)
@@ -242,10 +239,3 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
     return DeploymentComparison(summary=summary, per_example=per_example, sizes=sizes,
                                 latency=latency, mode=tflite_model.mode,
                                 extra={"outputs": kind})
-
-
-def _looks_like_probabilities(y):
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 1 or y.shape[-1] == 1:
-        return bool(y.min() >= 0 and y.max() <= 1)
-    return bool(y.min() >= 0 and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3))

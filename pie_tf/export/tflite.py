@@ -252,9 +252,10 @@ def export_tflite(model, mode: str = "float32", representative_data=None,
                          f"{num_calibration_examples!r}.")
     from pie_tf.compress.quantize import _unquantizable_layers, is_quantization_aware
 
-    pruning_left = [p for p in _unquantizable_layers(model, _AcceptAll()) if "pruning wrapper" in p]
+    pruning_left = [p for p in _unquantizable_layers(model, _AcceptAll())
+                    if p.kind == "pruning_wrapper"]
     if pruning_left:
-        raise ValueError("`model` cannot be exported: " + pruning_left[0] + ".")
+        raise ValueError(f"`model` cannot be exported: {pruning_left[0]}.")
     _model_input(model)
     qat = is_quantization_aware(model)
     if qat and mode != "int8":

@@ -13,6 +13,7 @@ import numpy as np
 
 from pie_tf import _precision
 from pie_tf._keras import check_model, keras, tf
+from pie_tf._probabilities import renormalize
 
 __all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_model", "fit",
            "train_from_scratch", "finetune_pruned", "finetune_qat", "export", "keras_predictor",
@@ -232,13 +233,9 @@ def tflite_predictor(tflite_model, from_logits):
         if from_logits:
             out = np.exp(out - out.max(axis=-1, keepdims=True))
         # An int8 model's softmax output is dequantized in steps of 1/256, so its rows sum to
-        # 1 +- n_classes/512 rather than 1 (0.996 measured). Renormalizing leaves every label
-        # unchanged and makes the rows the distributions the audit's loyalty expects. A row the
-        # quantization zeroed entirely (possible with many classes) carries no information: it
-        # becomes uniform, and its top-1 label stays class 0, as the deployed model's argmax is.
-        total = out.sum(axis=-1, keepdims=True)
-        out = np.where(total > 0, out / np.where(total > 0, total, 1), 1.0 / out.shape[-1])
-        return out.astype(np.float32)
+        # 1 +- n_classes/512 rather than 1 (0.996 measured): stored renormalized, they are the
+        # distributions the audit's loyalty expects, with the deployed labels.
+        return renormalize(out).astype(np.float32)
     return predict
 
 

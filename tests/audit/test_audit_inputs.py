@@ -109,3 +109,31 @@ def test_the_namespace_keeps_functions_and_one_entry_point():
         assert hasattr(module, name), name
     labels, _, dense, compressed, _ = _arrays(seed=4)
     assert isinstance(pie_tf.audit(dense, compressed, labels), Audit)
+
+
+def test_from_store_leaves_out_a_variant_not_evaluated_on_a_corruption_set(tmp_path):
+    from pie_tf.errors import MissingEvaluationError
+    from pie_tf.store import PredictionStore
+
+    labels, _, dense, compressed, _ = _arrays(seed=5, n=30)
+    store = PredictionStore(str(tmp_path / "store"))
+    store.write_eval_set("test", np.arange(30), labels, num_classes=2)
+    store.write_eval_set("fog@1", np.arange(30), labels, num_classes=2,
+                         info={"corruption": "fog", "severity": 1})
+
+    def one_hot(row):
+        return np.eye(2, dtype=np.float32)[row]
+
+    for seed, row in enumerate(dense):
+        store.write_member("dense", seed, {"test": one_hot(row), "fog@1": one_hot(1 - row)},
+                           recipe={})
+    for seed, row in enumerate(compressed["prune@0.9"]):  # not evaluated on fog@1
+        store.write_member("prune@0.9", seed, {"test": one_hot(row)}, recipe={})
+    with pytest.raises(MissingEvaluationError, match="not evaluated on 'fog@1'"):
+        store.read("prune@0.9", "fog@1")
+    with pytest.raises(KeyError):  # MissingEvaluationError is also the builtin a caller expects
+        store.read("prune@0.9", "fog@1")
+    result = Audit.from_store(store, "test", probabilities=False)
+    errors = result.corruption_errors
+    assert set(errors["population"]) == {"dense"}
+    np.testing.assert_allclose(errors["error"], [np.mean((1 - row) != labels) for row in dense])
