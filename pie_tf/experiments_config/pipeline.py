@@ -145,9 +145,11 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
         ``deployment``: one row per export, the audit's summary with ``dense_`` / ``compressed_``
         renamed ``keras_`` / ``tflite_``; ``deployment_exemplars``: the audit's per-example rows
         that are exemplars; ``deployment_sizes``: the TFLite file size of every member, as the
-        population recorded it.
+        population recorded it; ``deployment_calibration``: the calibration table of the Keras
+        source and of the export (``population`` is the variant's name); ``deployment_paired_tests``:
+        the exact McNemar tests of the export against its source, per group and class.
     """
-    summaries, exemplars, sizes = [], [], []
+    summaries, exemplars, sizes, calibration, paired = [], [], [], [], []
     for source, export in deployments:
         result = audit_from_store(store, eval_set, dense=source, variants=[export],
                                   corruption_sets=None, **audit_kwargs)
@@ -160,6 +162,12 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
         table = result.pie[result.pie["pie"]].copy()
         table.insert(1, "source", source)
         exemplars.append(table)
+        table = result.calibration.replace({"population": {"dense": source}})
+        table.insert(0, "variant", export)
+        calibration.append(table)
+        table = result.paired_tests.copy()
+        table.insert(1, "source", source)
+        paired.append(table)
         sizes.extend({"variant": export, "seed": seed,
                       "tflite_bytes": store.member_info(export, seed)["timing"].get("tflite_bytes")}
                      for seed in store.seeds(export))
@@ -167,7 +175,9 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
         return {}
     return {"deployment": pd.concat(summaries, ignore_index=True),
             "deployment_exemplars": pd.concat(exemplars, ignore_index=True),
-            "deployment_sizes": pd.DataFrame(sizes)}
+            "deployment_sizes": pd.DataFrame(sizes),
+            "deployment_calibration": pd.concat(calibration, ignore_index=True),
+            "deployment_paired_tests": pd.concat(paired, ignore_index=True)}
 
 
 def exemplar_images(dataset, ids):
@@ -268,7 +278,8 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     tables = audit.to_frames()
     tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))
     shown = exemplar_variants(audited)
-    pie = tables["pie"]
+    # The images of the most changed exemplars (graded exemplar score), which the grids show.
+    pie = pie_tf.report.sort_exemplars(tables["pie"], tables["exemplar_scores"])
     ids = pie[pie["pie"] & pie["variant"].isin(shown)].groupby("variant", sort=False).head(
         config["report"]["exemplars"])["id"]
     report = pie_tf.report.write_report(

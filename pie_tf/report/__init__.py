@@ -7,6 +7,9 @@ The report only renders: every number it shows is in one of the audit's tables.
 from pie_tf.report._report import SECTIONS, Report, write_report
 from pie_tf.report.figures import (class_change_figure, corruption_error_figure,
                                    exemplar_grid_figure, group_rates_figure, overindex_figure)
+from pie_tf.report._statistics import (flips_figure, forecast_figure, reliability_figure,
+                                       sort_exemplars)
 
 __all__ = ["write_report", "Report", "SECTIONS", "class_change_figure", "overindex_figure",
-           "group_rates_figure", "corruption_error_figure", "exemplar_grid_figure"]
+           "group_rates_figure", "corruption_error_figure", "exemplar_grid_figure",
+           "reliability_figure", "forecast_figure", "flips_figure", "sort_exemplars"]

@@ -3,6 +3,7 @@ checked against the prediction store it came from; then a resumed run that train
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from tests.experiments._study_run import member_accuracy, modal, run_script, run_study
@@ -12,7 +13,10 @@ DENSE, PRUNED, EXPORT = "dense", "prune_ft@0.9", "prune_ft@0.9+tflite_int8"
 TABLES = {"summary", "pie", "pie_summary", "class_impact", "class_impact_summary", "overindex",
           "group_rates", "group_rates_by_member", "loyalty", "loyalty_by_member",
           "corruption_errors", "robustness", "robustness_summary", "imagenet_a",
-          "imagenet_a_by_member", "deployment", "deployment_exemplars", "deployment_sizes"}
+          "imagenet_a_by_member", "deployment", "deployment_exemplars", "deployment_sizes",
+          "forecast_risk", "forecast", "forecast_groups", "calibration", "calibration_by_member",
+          "reliability", "flips", "group_rate_intervals", "paired_tests", "exemplar_scores",
+          "deployment_calibration", "deployment_paired_tests"}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,37 @@ def test_tables_agree_with_the_store(study):
         assert deployment["probability_loyalty_mean"] == pytest.approx(np.mean(loyalty),
                                                                        abs=1e-4)
     assert (tables["deployment_sizes"]["tflite_bytes"] > 1000).all()
+
+
+def test_statistics_beyond_the_papers_agree_with_the_store(study):
+    _, _, store, tables = study
+    labels = store.eval_set("test").labels
+    dense, pruned = store.read(DENSE, "test").labels, store.read(PRUNED, "test").labels
+    d_ok, c_ok = modal(dense) == labels, modal(pruned) == labels
+    b, c = int((d_ok & ~c_ok).sum()), int((~d_ok & c_ok).sum())
+    row = tables["paired_tests"].query("variant == @PRUNED and group == 'all'").iloc[0]
+    assert (row["b"], row["c"]) == (b, c)
+    if b + c:
+        assert row["p_value"] == pytest.approx(stats.binomtest(b, b + c).pvalue)
+    flips = tables["flips"].query("variant == @PRUNED and group == 'all'").iloc[0]
+    assert flips["n_negative_flips"] == b and flips["n_positive_flips"] == c
+    # ECE of the dense members (10 equal-width bins), member by member, by a loop
+    probs = store.read(DENSE, "test", ("probs",)).probs.astype(np.float64)
+    probs /= probs.sum(-1, keepdims=True)
+    eces = []
+    for member in probs:
+        conf, hit = member.max(-1), member.argmax(-1) == labels
+        bins = np.clip(np.ceil(conf * 10) - 1, 0, 9)
+        eces.append(sum(abs(hit[bins == k].mean() - conf[bins == k].mean()) * (bins == k).mean()
+                        for k in range(10) if (bins == k).any()))
+    ece = tables["calibration"].query("population == @DENSE and group == 'all'").iloc[0]
+    assert ece["ece_mean"] == pytest.approx(np.mean(eces), abs=1e-5)
+    assert ece["n_bins"] == 10
+    assert set(tables["deployment_paired_tests"]["variant"]) == {EXPORT}
+    assert set(tables["deployment_calibration"]["population"]) == {PRUNED, EXPORT}
+    forecast = tables["forecast"].query("variant == @PRUNED")
+    assert set(forecast["score"]) == {"vote_margin", "disagreement", "probability_margin",
+                                      "entropy", "mutual_information"}
 
 
 def test_page_in_chromium(study, tmp_path):
