@@ -192,7 +192,9 @@ def teacher_probabilities(teacher, dataset, *, batch_size=256, from_logits=False
     outputs = [predict(batch).numpy() for batch in images]
     if not outputs:
         raise InvalidArgumentError("`dataset` is empty: there is nothing to distil from.")
-    return np.concatenate(outputs).astype(np.float32)
+    probs = np.concatenate(outputs).astype(np.float64)
+    # a float16 (mixed-precision) softmax sums to 1 only within its rounding
+    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _check_aligned(dataset, n, argname, what):

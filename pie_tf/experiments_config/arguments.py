@@ -211,7 +211,7 @@ def variants(config):
     audited_all = standard_variants(section["sparsities"],
                                     pruning=_PRUNING[section["prune_mode"]],
                                     qat=section["qat"], tflite=section["post_training"],
-                                    tflite_of=("dense",))
+                                    tflite_of=("dense",), mitigations=section["mitigations"])
     audited = [v for v in audited_all if v != "dense"]
     deployments = []
     if section["deploy_mode"]:

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["run_study", "study_main", "run_population", "audit_from_store", "deployment_tables",
-           "exemplar_images", "exemplar_variants", "sparsity_axis", "intro", "console_summary",
-           "audit_and_report"]
+           "mitigation_tables", "exemplar_images", "exemplar_variants", "sparsity_axis", "intro",
+           "console_summary", "audit_and_report"]
 
 
 def run_study(presets, flag_values, *, title):
@@ -180,6 +180,30 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
             "deployment_paired_tests": pd.concat(paired, ignore_index=True)}
 
 
+def mitigation_tables(tables, audited, config):
+    """Each mitigated variant against the plain pruned variant at its sparsity.
+
+    Returns
+    -------
+    dict of str -> DataFrame, empty without mitigated variants: ``mitigation``
+    (``pie_tf.audit.mitigation_comparison``) and ``mitigation_summary`` (its verdicts).
+    """
+    from pie_tf.audit import mitigation_comparison, mitigation_summary
+    from pie_tf.population import Variant
+
+    pairs = []
+    for name in audited:
+        variant = Variant.parse(name)
+        if variant.mitigation is not None and variant.tflite is None \
+                and variant.unmitigated.name in audited:
+            pairs.append((name, variant.unmitigated.name))
+    if not pairs:
+        return {}
+    comparison = mitigation_comparison(tables, pairs, n_bootstrap=config["audit"]["n_bootstrap"],
+                                       seed=config["seed"])
+    return {"mitigation": comparison, "mitigation_summary": mitigation_summary(comparison)}
+
+
 def exemplar_images(dataset, ids):
     """Images of ``ids`` found in ``dataset`` (raw pie_tf examples), read in one pass.
 
@@ -242,6 +266,12 @@ def console_summary(tables, report):
                                                         "label_loyalty_mean")
                                             if c in tables["deployment"].columns]]
                       .to_string(index=False, float_format="%.4f")]
+        if "mitigation_summary" in tables:
+            lines += ["", "Mitigated against plain pruning at the same sparsity:",
+                      tables["mitigation_summary"][["variant", "baseline", "top1_change_points",
+                                                    "n_cie_baseline", "n_cie_mitigated",
+                                                    "rare_fnr_rise_cut_pct", "verdict"]]
+                      .to_string(index=False, float_format="%.2f")]
     lines += ["", f"Report: {report.html}", f"Tables: {report.html.parent / 'tables'}"]
     return "\n".join(lines)
 
@@ -277,6 +307,7 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     audit = audit_from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
     tables = audit.to_frames()
     tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))
+    tables.update(mitigation_tables(tables, audited, config))
     shown = exemplar_variants(audited)
     # The images of the most changed exemplars (graded exemplar score), which the grids show.
     pie = pie_tf.report.sort_exemplars(tables["pie"], tables["exemplar_scores"])

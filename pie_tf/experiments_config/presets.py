@@ -90,6 +90,7 @@ _CELEBA_PAPER = dict(
         sparsities=[0.3, 0.5, 0.7, 0.9, 0.95, 0.99],  # the paper's pruning levels
         prune_mode="during_training",  # the paper prunes during training (Zhu & Gupta schedule)
         prune_end=0.8,                # ours: the sparsity ramp ends at 80% of the (pruning) run
+        mitigations=[],               # ours: kd, rw, gw add prune_<m>@S beside prune_ft@S
         fine_tune_epochs=2,           # ours: fine-tuning of pruned (prune_mode=fine_tune) and QAT
         fine_tune_learning_rate=0.01,  # ours
         qat=True,                     # quantization-aware training (int8) of each dense member
@@ -174,6 +175,7 @@ _IMAGENET_PAPER = dict(
         sparsities=[0.1, 0.3, 0.5, 0.7, 0.9],  # the paper's pruning levels
         prune_mode="during_training",  # the paper prunes during training
         prune_end=0.8,                # ours
+        mitigations=[],               # ours: kd, rw add prune_<m>@S beside prune_ft@S
         fine_tune_epochs=5,
         fine_tune_learning_rate=0.01,
         qat=False,                    # the PIE paper's populations are pruned ones

@@ -16,7 +16,7 @@ from pie_tf._keras import check_model, keras, tf
 from pie_tf._probabilities import renormalize
 
 __all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_model", "fit",
-           "train_from_scratch", "finetune_pruned", "finetune_qat", "export", "keras_predictor",
+           "train_from_scratch", "finetune_pruned", "finetune_mitigated", "finetune_qat", "export", "keras_predictor",
            "tflite_predictor", "describe_eval_set", "predict_eval_set", "calibration_images"]
 
 IMAGE, LABEL, ID, ATTRIBUTES = "image", "label", "id", "attributes"
@@ -105,8 +105,9 @@ def _schedule(peak, kind, total_steps):
     return peak
 
 
-def compile_model(model, recipe, *, learning_rate, total_steps):
-    """Compile with the recipe's optimizer and schedule (sparse cross-entropy, accuracy)."""
+def compile_model(model, recipe, *, learning_rate, total_steps, loss=None, metrics=None):
+    """Compile with the recipe's optimizer and schedule (sparse cross-entropy, accuracy, unless
+    ``loss`` / ``metrics`` are given)."""
     lr = _schedule(learning_rate, recipe.lr_schedule, total_steps)
     decay = recipe.weight_decay or None
     if recipe.optimizer == "sgd":
@@ -122,8 +123,9 @@ def compile_model(model, recipe, *, learning_rate, total_steps):
         # float16 gradients underflow without loss scaling (bfloat16 has float32's range)
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits),
-                  metrics=["accuracy"],
+                  loss=loss if loss is not None else
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits),
+                  metrics=["accuracy"] if metrics is None else metrics,
                   # tfmot's fake-quantizers are not compiled with XLA here: QAT runs op by op
                   jit_compile=bool(recipe.jit_compile and not quantized))
     return model
@@ -162,11 +164,11 @@ def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, sparsity
     return model, seconds
 
 
-def _finetune(model, train_data, recipe, seed, callbacks):
+def _finetune(model, train_data, recipe, seed, callbacks, **compile_options):
     steps = steps_per_epoch(train_data, recipe)
     with model.distribute_strategy.scope():
         compile_model(model, recipe, learning_rate=recipe.finetune_learning_rate,
-                      total_steps=recipe.finetune_epochs * steps)
+                      total_steps=recipe.finetune_epochs * steps, **compile_options)
     return fit(model, train_batches(train_data, recipe, seed), recipe,
                epochs=recipe.finetune_epochs, steps=steps, callbacks=callbacks)
 
@@ -179,6 +181,51 @@ def finetune_pruned(dense, train_data, recipe, seed, sparsity):
     with _precision.policy_scope(keras, recipe.mixed_precision):
         model = clone_dense(dense)
     return model, _finetune(model, train_data, recipe, seed, [_prune_callback(sparsity, recipe)])
+
+
+def mitigation_data(dense, train_data, recipe, mitigation):
+    """(training data, loss, metrics) of a mitigated pruning fine-tune (``pie_tf.mitigation``).
+
+    ``kd``: (image, packed target) pairs with the dense member's probabilities and a
+    ``DistillationLoss``; ``rw`` / ``gw``: (image, label, weight) triples with Meyer & Wong's
+    performance weights from the dense member / Kamiran & Calders' group weights over the
+    examples' attributes, and the recipe's usual loss. Targets and weights are attached to the
+    unbatched examples, so ``train_batches`` shuffles them with their example exactly as it
+    shuffles the plain fine-tune's data.
+    """
+    from pie_tf.compress import mitigation as mit
+
+    if mitigation == "gw":
+        _, labels, attributes = describe_eval_set(train_data)
+        if not attributes:
+            raise ValueError("variant prune_gw@S needs training examples with `attributes` "
+                             "(group weights are computed over them); `train_data` has none.")
+        return mit.with_sample_weights(train_data, mit.group_weights(attributes, labels)), \
+            None, None
+    probs = mit.teacher_probabilities(dense, train_data, batch_size=recipe.eval_batch_size,
+                                      from_logits=recipe.from_logits)
+    if mitigation == "kd":
+        loss = mit.DistillationLoss(recipe.distill_temperature, recipe.distill_weight,
+                                    from_logits=recipe.from_logits)
+        return mit.with_soft_targets(train_data, probs), loss, [mit.PackedLabelAccuracy()]
+    if mitigation == "rw":
+        _, labels, _ = describe_eval_set(train_data)
+        weights = mit.performance_weights(probs, labels,
+                                          min_weight=recipe.performance_min_weight,
+                                          gamma=recipe.performance_gamma)
+        return mit.with_sample_weights(train_data, weights), None, None
+    raise ValueError(f"unknown mitigation {mitigation!r}.")
+
+
+def finetune_mitigated(dense, train_data, recipe, seed, sparsity, mitigation):
+    """As :func:`finetune_pruned`, trained towards ``mitigation``'s targets or weights."""
+    from pie_tf.compress.pruning import clone_dense
+    data, loss, metrics = mitigation_data(dense, train_data, recipe, mitigation)
+    set_seed(seed)
+    with _precision.policy_scope(keras, recipe.mixed_precision):
+        model = clone_dense(dense)
+    return model, _finetune(model, data, recipe, seed, [_prune_callback(sparsity, recipe)],
+                            loss=loss, metrics=metrics)
 
 
 def finetune_qat(dense, train_data, recipe, seed):

@@ -1,7 +1,8 @@
 """Populations of dense and compressed models, trained member by member into a prediction store.
 
 A member is a (variant, seed) pair. Members are grouped by their *root*: the model trained from
-scratch that they derive from (``dense`` for dense, ``prune_ft@S``, ``qat_int8`` and their TFLite
+scratch that they derive from (``dense`` for dense, ``prune_ft@S``, the mitigated ``prune_kd@S``,
+``prune_rw@S``, ``prune_gw@S``, ``qat_int8`` and their TFLite
 exports; ``prune@S`` for itself and its exports). A group is trained in one job, so a fine-tuned
 member always starts from the same seed's dense model without waiting on another job; sharding
 splits the population by groups (``shard=(i, n)``) or by positions in the member list
@@ -159,6 +160,11 @@ class Population:
             raise ValueError(f"`variants` must be a non-empty list without repeats; got "
                              f"{list(variants)!r}.")
         self.variants = parsed
+        spec = self.train_data.element_spec
+        if any(v.mitigation == "gw" for v in parsed) and not (
+                isinstance(spec, dict) and spec.get("attributes")):
+            raise ValueError("`variants` include prune_gw@S, whose group weights are computed "
+                             "over the training examples' `attributes`; `train_data` has none.")
         self.class_subsets = dict(class_subsets or {})
         self.eval_info = dict(eval_info or {})
         for argname, given in (("class_subsets", self.class_subsets),
@@ -417,6 +423,9 @@ class _GroupRun:
             if variant.kind == "prune_ft":
                 model, timing["train_s"] = _train.finetune_pruned(
                     dense, pop.train_data, recipe, seed, variant.sparsity)
+            elif variant.mitigation is not None:
+                model, timing["train_s"] = _train.finetune_mitigated(
+                    dense, pop.train_data, recipe, seed, variant.sparsity, variant.mitigation)
             else:
                 model, timing["train_s"] = _train.finetune_qat(dense, pop.train_data, recipe,
                                                                seed)

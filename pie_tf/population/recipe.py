@@ -58,6 +58,13 @@ class Recipe:
         Batch size for predictions.
     verbose : int
         Passed to ``model.fit`` (0 silent, 1 progress bar, 2 a line per epoch).
+    distill_temperature, distill_weight : float
+        ``prune_kd`` members: temperature (> 0) and share of the soft term (in [0, 1]) of
+        ``pie_tf.mitigation.DistillationLoss``. Defaults 4 and 0.5 (ours).
+    performance_min_weight, performance_gamma : float
+        ``prune_rw`` members: ``min_weight`` (in [0, 1]) and ``gamma`` (> 0) of
+        ``pie_tf.mitigation.performance_weights``. Defaults 0.3 and 1, Meyer & Wong's CelebA
+        values.
     jit_compile : bool
         Compile the training step with XLA (``model.compile(jit_compile=True)``). Pruning masks
         are updated outside the step, so PruneCallback is unaffected; QAT members train without
@@ -87,6 +94,10 @@ class Recipe:
     calibration_examples: int = 100
     eval_batch_size: int = 256
     verbose: int = 0
+    distill_temperature: float = 4.0
+    distill_weight: float = 0.5
+    performance_min_weight: float = 0.3
+    performance_gamma: float = 1.0
     jit_compile: bool = False
     mixed_precision: str = "float32"
 
@@ -105,6 +116,14 @@ class Recipe:
             value = getattr(self, name)
             if not _real(value) or not value > 0 or not math.isfinite(value):
                 raise ValueError(f"`{name}` must be a positive float; got {value!r}.")
+        for name in ("distill_temperature", "performance_gamma"):
+            value = getattr(self, name)
+            if not _real(value) or not value > 0 or not math.isfinite(value):
+                raise ValueError(f"`{name}` must be a positive float; got {value!r}.")
+        for name in ("distill_weight", "performance_min_weight"):
+            value = getattr(self, name)
+            if not _real(value) or not 0 <= value <= 1:
+                raise ValueError(f"`{name}` must be in [0, 1]; got {value!r}.")
         for name in ("momentum", "weight_decay"):
             value = getattr(self, name)
             if not _real(value) or not 0 <= value < 1:

@@ -8,6 +8,13 @@ Grammar: ``BASE`` or ``BASE+tflite_MODE``.
     Trained from scratch while ``pie_tf.PruneCallback(S)`` prunes it (Hooker et al.'s protocol).
 ``prune_ft@S``
     The same seed's dense member, fine-tuned while pruned to sparsity ``S``.
+``prune_kd@S``, ``prune_rw@S``, ``prune_gw@S``
+    Mitigated pruning (:mod:`pie_tf.compress.mitigation`): the same seed's dense member,
+    fine-tuned while pruned to ``S`` as ``prune_ft@S`` is, but trained towards something else:
+    ``kd`` distils the dense member's probabilities (Hinton et al. 2015), ``rw`` weights each
+    training example by Meyer & Wong's performance weight from the dense member, ``gw`` by
+    Kamiran & Calders' group weight over the training examples' attributes. Compare each with
+    ``prune_ft@S`` (:data:`MITIGATIONS` names them).
 ``qat_int8``
     The same seed's dense member through ``pie_tf.quantize`` and quantization-aware fine-tuning
     (evaluated as the fake-quantized Keras model; add ``+tflite_int8`` for the integer model).
@@ -16,18 +23,25 @@ Grammar: ``BASE`` or ``BASE+tflite_MODE``.
     QAT base exports only as int8), evaluated through ``TFLiteModel.predict``.
 
 A variant's *root* is the model trained from scratch that it comes from: ``dense`` for dense,
-``prune_ft``, ``qat_int8`` and their exports; ``prune@S`` for itself and its exports.
+``prune_ft``, the mitigated variants, ``qat_int8`` and their exports; ``prune@S`` for itself and its exports.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 
-__all__ = ["Variant", "standard_variants", "TFLITE_MODES"]
+__all__ = ["Variant", "standard_variants", "TFLITE_MODES", "MITIGATIONS"]
 
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
-_PATTERN = re.compile(r"^(dense|qat_int8|prune@([0-9.]+)|prune_ft@([0-9.]+))"
-                      r"(?:\+tflite_([a-z0-9]+))?$")
+#: Mitigation name -> what its ``prune_<name>@S`` variant does during the pruning fine-tune.
+MITIGATIONS = {
+    "kd": "distillation from the same seed's dense member (Hinton et al. 2015)",
+    "rw": "Meyer & Wong's performance weights from the same seed's dense member",
+    "gw": "Kamiran & Calders' group weights over the training examples' attributes",
+}
+_FINETUNED = ("prune_ft",) + tuple(f"prune_{m}" for m in MITIGATIONS)
+_PATTERN = re.compile(r"^(dense|qat_int8|prune@([0-9.]+)|(?:prune_ft|prune_kd|prune_rw|prune_gw)"
+                      r"@([0-9.]+))(?:\+tflite_([a-z0-9]+))?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +50,7 @@ class Variant:
 
     Attributes
     ----------
-    kind : {"dense", "prune", "prune_ft", "qat_int8"}
+    kind : {"dense", "prune", "prune_ft", "prune_kd", "prune_rw", "prune_gw", "qat_int8"}
     sparsity : float or None
     tflite : str or None
         Export mode, or None for the Keras model itself.
@@ -53,6 +67,7 @@ class Variant:
         match = _PATTERN.match(name) if isinstance(name, str) else None
         if match is None:
             raise ValueError(f"variant {name!r} is not one of 'dense', 'prune@S', 'prune_ft@S', "
+                             "'prune_kd@S', 'prune_rw@S', 'prune_gw@S', "
                              "'qat_int8', optionally followed by '+tflite_MODE' with MODE in "
                              f"{TFLITE_MODES} (S a sparsity in (0, 1)).")
         base, s1, s2, tflite = match.groups()
@@ -92,16 +107,29 @@ class Variant:
         """The variant whose trained model this one starts from, or None (trained from scratch)."""
         if self.tflite is not None:
             return self.base
-        if self.kind in ("prune_ft", "qat_int8"):
+        if self.kind in _FINETUNED + ("qat_int8",):
             return Variant("dense")
         return None
+
+    @property
+    def mitigation(self):
+        """The :data:`MITIGATIONS` key of a mitigated variant (``"kd"``, ...), else None."""
+        name = self.kind[len("prune_"):] if self.kind.startswith("prune_") else None
+        return name if name in MITIGATIONS else None
+
+    @property
+    def unmitigated(self):
+        """The plain pruned variant a mitigated one is compared with (``prune_ft@S``), or None."""
+        if self.mitigation is None:
+            return None
+        return dataclasses.replace(self, kind="prune_ft")
 
     def __str__(self):
         return self.name
 
 
 def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
-                      tflite_of=("dense",)):
+                      tflite_of=("dense",), mitigations=()):
     """Variant names for a typical study.
 
     Parameters
@@ -117,6 +145,10 @@ def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
     tflite_of : sequence of str
         Which variants to export: names from the list built so far, or ``"all"``. A QAT base
         is exported as int8 only.
+    mitigations : sequence of str
+        Keys of :data:`MITIGATIONS`: ``prune_<key>@S`` for every sparsity, beside the plain
+        pruned variants; ``prune_ft@S``, which they are compared with, is added where
+        ``pruning`` does not already give it.
 
     Returns
     -------
@@ -125,12 +157,18 @@ def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
     """
     if pruning not in ("during", "finetune", "both"):
         raise ValueError(f"`pruning` must be 'during', 'finetune' or 'both'; got {pruning!r}.")
+    mitigations = [mitigations] if isinstance(mitigations, str) else list(mitigations)
+    unknown = [m for m in mitigations if m not in MITIGATIONS]
+    if unknown or len(set(mitigations)) != len(mitigations):
+        raise ValueError(f"`mitigations` must be distinct keys of {sorted(MITIGATIONS)}; got "
+                         f"{mitigations!r}.")
     names = ["dense"]
     for s in sparsities:
         if pruning in ("during", "both"):
             names.append(Variant("prune", float(s)).name)
-        if pruning in ("finetune", "both"):
+        if pruning in ("finetune", "both") or mitigations:
             names.append(Variant("prune_ft", float(s)).name)
+        names.extend(Variant(f"prune_{m}", float(s)).name for m in mitigations)
     if qat:
         names.append("qat_int8")
     for name in names:  # validates the sparsities
