@@ -14,6 +14,9 @@ __all__ = [
     "NotProbabilitiesError",
     "StoreError",
     "DataFileError",
+    "ModelFileError",
+    "CheckpointError",
+    "NotAFlatbufferError",
     "MissingEvaluationError",
     "ConfigMismatchError",
 ]
@@ -54,6 +57,18 @@ class StoreError(_FileError):
 class DataFileError(_FileError):
     """A data file (e.g. a Fashion-MNIST IDX file) is corrupt, truncated or of the wrong format
     (``path``: the offending file)."""
+
+
+class ModelFileError(_FileError):
+    """A model file (e.g. a ``.tflite`` flatbuffer) is garbage or truncated (``path``: the file)."""
+
+
+class CheckpointError(_FileError):
+    """A training checkpoint kept for resuming is unreadable (``path``: its folder)."""
+
+
+class NotAFlatbufferError(InvalidArgumentError):
+    """Bytes given as a TFLite model are not a valid flatbuffer."""
 
 
 class MissingEvaluationError(PieTfError, KeyError):

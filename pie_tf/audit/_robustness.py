@@ -19,6 +19,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from pie_tf._imagenet_c import CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
+from pie_tf.errors import InvalidArgumentError
+
 __all__ = ["ALEXNET_MEAN_ERRORS", "ALEXNET_CLEAN_ERROR", "corruption_errors",
            "corruption_error", "imagenet_a_accuracy", "restricted_accuracy"]
 
@@ -34,7 +37,13 @@ ALEXNET_MEAN_ERRORS = {
 # AlexNet clean top-1 error, 43.5 % in Hendrycks & Dietterich (2019), Table 1. Used only for
 # relative CE against AlexNet; pass your own with ``reference_clean_error``.
 ALEXNET_CLEAN_ERROR = 0.435
-N_SEVERITIES = 5
+N_SEVERITIES = len(SEVERITIES)
+# Error sums below this are round-off of equal means (errors are multiples of 1 / n_examples).
+_ROUND_OFF = 1e-9
+STATUS_OK = "ok"
+STATUS_REFERENCE_UNCHANGED = ("relative CE undefined: the reference's error on the corrupted sets "
+                              "equals its clean error (0/0)")
+STATUS_NO_REFERENCE = "CE undefined: the reference has no error figure for this corruption"
 
 
 def corruption_errors(predictions, labels):
@@ -60,6 +69,9 @@ def corruption_errors(predictions, labels):
                 and isinstance(key[1], (int, np.integer)) and not isinstance(key[1], bool)):
             raise TypeError(f"`corruption_predictions` keys must be (corruption: str, severity: "
                             f"int); got {key!r}.")
+        if key[1] not in SEVERITIES:
+            raise InvalidArgumentError(f"`corruption_predictions` key {key!r}: severity must be "
+                                       f"one of {SEVERITIES}; got {key[1]!r}.")
         y = labels[key] if isinstance(labels, Mapping) else labels
         y = np.asarray(y)
         preds = np.asarray(preds)
@@ -100,9 +112,11 @@ def corruption_error(errors, clean_error, *, reference="alexnet", reference_erro
     Returns
     -------
     by_corruption : DataFrame, one row per (corruption, member): ``corruption, member,
-        n_severities, error`` (mean over severities), ``ce``, ``relative_ce``. A corruption the
-        reference does not cover (AlexNet has no figure for speckle_noise, for example) has NaN
-        CE and is left out of mCE.
+        n_severities, error`` (mean over severities), ``ce``, ``relative_ce``, ``status``. A
+        corruption the reference does not cover (AlexNet has no figure for speckle_noise, for
+        example) has NaN CE, is left out of mCE, and ``status`` says so. Relative CE is NaN
+        (``status`` says why) when the reference's corrupted error equals its clean error, as
+        when a corruption changes none of its predictions: 0/0, not a ratio of round-off.
     by_member : DataFrame, one row per member: ``member, clean_error, mce, relative_mce,
         n_corruptions`` (corruptions with a CE).
     """
@@ -110,13 +124,23 @@ def corruption_error(errors, clean_error, *, reference="alexnet", reference_erro
     total, count = _sum_over_severities(errors)
     frame = pd.DataFrame({"n_severities": count, "error_sum": total}).reset_index()
     members = frame["member"].to_numpy()
-    if members.max() >= clean_error.size:
-        raise ValueError(f"`clean_error` has {clean_error.size} members but the corruption "
-                         f"predictions have {members.max() + 1}.")
+    n_corrupted = int(members.max()) + 1
+    if n_corrupted != clean_error.size:
+        # Member i's corrupted errors are compared with member i's clean error: the two
+        # populations must be the same members.
+        raise InvalidArgumentError(
+            f"`clean_error` has {clean_error.size} members but the corruption predictions have "
+            f"{n_corrupted}: evaluate the same members on the clean and the corrupted sets.")
     clean = clean_error[members]
     n_sev = frame["n_severities"].to_numpy()
     if reference == "alexnet":
         ref_clean = ALEXNET_CLEAN_ERROR if reference_clean_error is None else reference_clean_error
+        unknown = sorted(set(frame["corruption"]) - set(CORRUPTIONS + EXTRA_CORRUPTIONS))
+        if unknown:
+            raise InvalidArgumentError(
+                f"`corruption_predictions`: unknown corruption(s) {unknown} for an AlexNet "
+                f"reference; ImageNet-C's are {', '.join(CORRUPTIONS + EXTRA_CORRUPTIONS)}. "
+                "Corruptions of your own need reference='population'.")
         ref_mean = frame["corruption"].map(ALEXNET_MEAN_ERRORS).to_numpy(dtype=np.float64)
         known = ~np.isnan(ref_mean)
         partial = known & (n_sev != N_SEVERITIES)
@@ -150,12 +174,21 @@ def corruption_error(errors, clean_error, *, reference="alexnet", reference_erro
         rel_denom = denom - n_sev * ref_clean
     else:
         raise ValueError(f"`reference` must be 'alexnet' or 'population'; got {reference!r}.")
+    # Errors are means over examples: a corruption that changes no prediction leaves sums that
+    # differ from n_sev * clean only by round-off (~1e-16), which must not become a ratio.
+    numerator = frame["error_sum"].to_numpy() - n_sev * clean
+    numerator[np.abs(numerator) < _ROUND_OFF] = 0.0
+    rel_denom = np.where(np.abs(rel_denom) < _ROUND_OFF, 0.0, rel_denom)
     with np.errstate(invalid="ignore", divide="ignore"):
         frame["ce"] = frame["error_sum"] / denom
-        frame["relative_ce"] = (frame["error_sum"] - n_sev * clean) / rel_denom
+        frame["relative_ce"] = np.where(rel_denom == 0, np.nan, numerator / rel_denom)
     frame["error"] = frame["error_sum"] / n_sev
+    status = np.full(len(frame), STATUS_OK, dtype=object)
+    status[rel_denom == 0] = STATUS_REFERENCE_UNCHANGED
+    status[np.isnan(denom)] = STATUS_NO_REFERENCE
+    frame["status"] = status
     by_corruption = frame[["corruption", "member", "n_severities", "error", "ce",
-                           "relative_ce"]]
+                           "relative_ce", "status"]]
     grouped = by_corruption.groupby("member")
     by_member = pd.DataFrame({
         "clean_error": clean_error,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pie_tf._probabilities import as_probabilities, check_kind
-from pie_tf.errors import NotProbabilitiesError
+from pie_tf.errors import InvalidArgumentError, NotProbabilitiesError
 
 __all__ = [
     "check_labels", "check_predictions", "check_in_range", "check_scores", "check_ids",
@@ -45,8 +45,17 @@ def check_population_name(name, argname):
     return name
 
 
+def as_array(x, argname):
+    """``np.asarray(x)``, with ragged nested lists refused by name instead of numpy's message."""
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # "inhomogeneous shape": rows of different lengths
+        raise InvalidArgumentError(f"`{argname}` is ragged: its rows have different lengths "
+                                   f"({err}). Every member needs one entry per example.") from None
+
+
 def _as_integer(x, argname):
-    x = np.asarray(x)
+    x = as_array(x, argname)
     if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer)
                                or np.issubdtype(x.dtype, np.floating)):
         raise TypeError(f"`{argname}` must hold integer class labels; got dtype {x.dtype}.")
@@ -114,7 +123,7 @@ def check_scores(scores, argname, kind="auto"):
         For scores that cannot be read as ``kind`` says (NaN or infinite values included).
     """
     check_kind(kind, "scores_kind")
-    scores = np.asarray(scores)
+    scores = as_array(scores, argname)
     if not np.issubdtype(scores.dtype, np.number) or scores.dtype == bool:
         raise TypeError(f"`{argname}` must be numeric scores; got dtype {scores.dtype}.")
     if scores.ndim != 3:
@@ -147,7 +156,7 @@ def check_predictions(predictions, argname, n_classes=None, n_examples=None):
     -------
     ndarray of shape (n_members, n_examples), dtype from :func:`label_dtype`.
     """
-    predictions = np.asarray(predictions)
+    predictions = as_array(predictions, argname)
     if predictions.ndim == 3:
         raise ValueError(f"`{argname}` has shape {predictions.shape}: scores with a class axis "
                          f"go in the probabilities arguments; pass top-1 labels "

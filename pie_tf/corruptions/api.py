@@ -21,16 +21,10 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from pie_tf._imagenet_c import CORRUPTIONS, EXTRA_CORRUPTIONS
 from pie_tf.corruptions import _params, blur, digital, noise, weather
 from pie_tf.errors import InvalidArgumentError
 
-CORRUPTIONS = (
-    "gaussian_noise", "shot_noise", "impulse_noise",
-    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-    "snow", "frost", "fog", "brightness",
-    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
-)
-EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
 
 _FUNCTIONS = {
     "gaussian_noise": noise.gaussian_noise, "shot_noise": noise.shot_noise,

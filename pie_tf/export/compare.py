@@ -19,6 +19,7 @@ from pie_tf._keras import check_model, tf
 from pie_tf._probabilities import (
     as_probabilities, check_kind, looks_like_probabilities, renormalize)
 from pie_tf.audit import label_loyalty, probability_loyalty
+from pie_tf.errors import InvalidArgumentError
 from pie_tf.export.tflite import TFLiteModel, _check_positive_int, iter_examples
 
 __all__ = ["compare_deployment", "DeploymentComparison", "keras_weight_bytes", "to_probabilities"]
@@ -207,7 +208,7 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
         true_labels = None
         keras_accuracy = tflite_accuracy = float("nan")
     else:
-        true_labels = np.concatenate(all_labels).astype(np.int64)
+        true_labels = _check_true_labels(np.concatenate(all_labels), keras_probs.shape[1])
         per_example.insert(0, "label", true_labels)
         keras_accuracy = float(np.mean(keras_labels == true_labels))
         tflite_accuracy = float(np.mean(tflite_labels == true_labels))
@@ -239,3 +240,22 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
     return DeploymentComparison(summary=summary, per_example=per_example, sizes=sizes,
                                 latency=latency, mode=tflite_model.mode,
                                 extra={"outputs": kind})
+
+
+def _check_true_labels(labels, n_classes):
+    """Integer class indices in [0, n_classes): anything else would score accuracy 0 silently."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "iub":
+        raise InvalidArgumentError(f"`labels` must be integer class indices; got dtype "
+                                   f"{labels.dtype} (e.g. {labels.ravel()[:3].tolist()}).")
+    labels = labels.astype(np.int64)
+    outside = (labels < 0) | (labels >= n_classes)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise InvalidArgumentError(f"`labels` must be class indices in [0, {n_classes}) (the "
+                                   f"models output {n_classes} classes); labels[{first}] is "
+                                   f"{int(labels[first])} ({int(outside.sum())} outside).")
+    return labels
+

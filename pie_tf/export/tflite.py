@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pie_tf._keras import check_model, keras, tf
+from pie_tf.errors import InvalidArgumentError, ModelFileError, NotAFlatbufferError
 
 try:  # LiteRT replaces tf.lite.Interpreter, which is deprecated.
     from ai_edge_litert.interpreter import Interpreter as _Interpreter
@@ -199,6 +200,13 @@ def _representative_dataset(data, model, num_examples, input_key):
         raise ValueError(f"`representative_data` examples have shape {examples.shape[1:]}; the "
                          f"model takes {example_shape}.")
     examples = examples.astype(dtype)
+    if np.issubdtype(examples.dtype, np.floating) and not np.all(np.isfinite(examples)):
+        # The converter's calibrator turns one inf into "scale out of expressed type range"
+        # and then a segmentation fault, and a NaN into a model with garbage scales.
+        bad = int(np.size(examples) - np.count_nonzero(np.isfinite(examples)))
+        raise InvalidArgumentError(f"`representative_data` holds {bad} NaN or infinite value(s) "
+                                   f"in its first {len(examples)} examples; int8 calibration needs "
+                                   "finite inputs.")
 
     def generator():
         # One example per calibration step, as the converter's calibrator expects.
@@ -344,7 +352,11 @@ class TFLiteModel:
         self.flatbuffer = bytes(flatbuffer)
         self._interpreters = {}
         self._fallback_warned = False
-        inferred = self._infer_mode()
+        try:
+            inferred = self._infer_mode()
+        except ValueError as err:  # LiteRT's verifier: garbage or truncated bytes
+            raise NotAFlatbufferError(f"`flatbuffer` ({len(flatbuffer)} bytes) is not a valid "
+                                      f"TFLite model: {err}.") from None
         if mode is not None and mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES} or None; got {mode!r}.")
         self.mode = mode or inferred
@@ -388,7 +400,12 @@ class TFLiteModel:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"`path` {path!r} is not a file.")
         with open(path, "rb") as f:
-            return cls(f.read(), mode=mode)
+            content = f.read()
+        try:
+            return cls(content, mode=mode)
+        except NotAFlatbufferError as err:
+            raise ModelFileError(path, f"{err} Re-export the model, or copy the file again if "
+                                       "it was cut short.") from None
 
     def __repr__(self):
         return (f"TFLiteModel(mode={self.mode!r}, size_bytes={self.size_bytes}, "
@@ -529,10 +546,17 @@ class TFLiteModel:
         show = bool(verbose) if verbose != "auto" else (total is not None and total > 5000)
         progress = keras.utils.Progbar(total, unit_name="example") if show else None
 
+        detail = self._interpreter(None).get_input_details()[0]
+        expected = [int(d) for d in detail.get("shape_signature", detail["shape"])[1:]]
         collected = None
         done = 0
         for chunk, _, _ in iter_examples(x, rank, input_key=input_key, chunk_size=batch_size,
                                          argname="x"):
+            if any(e not in (-1, g) for e, g in zip(expected, chunk.shape[1:])):
+                raise InvalidArgumentError(
+                    f"`x` has examples of shape {tuple(chunk.shape[1:])}; the model takes "
+                    f"{tuple(None if e == -1 else e for e in expected)} (give (n, "
+                    f"{', '.join(map(str, expected))}) or one example of that shape).")
             outputs = self._run_batch(num_threads, chunk)
             if collected is None:
                 collected = [[] for _ in outputs]

@@ -34,6 +34,7 @@ import numpy as np
 from absl import logging
 
 from pie_tf._keras import tf
+from pie_tf.errors import CheckpointError
 from pie_tf.population import _train
 from pie_tf.population.recipe import Recipe
 from pie_tf.population.variants import Variant
@@ -385,7 +386,17 @@ class _GroupRun:
         read_json(marker, format_name=_CHECKPOINT_FORMAT)
         with self.population.strategy.scope():
             model = self._structure(variant)
-        model.load_weights(self._checkpoint_prefix(variant)).expect_partial()
+        prefix = self._checkpoint_prefix(variant)
+        try:
+            model.load_weights(prefix).expect_partial()
+        except (tf.errors.OpError, IndexError, ValueError, OSError) as err:
+            # e.g. "IndexError: Read less bytes than requested" from a truncated data file
+            folder = prefix.rsplit("/", 1)[0]
+            raise CheckpointError(folder, f"the checkpoint of parent {variant.name!r} (seed "
+                                          f"{self.seed}) cannot be read ({type(err).__name__}: "
+                                          f"{str(err).strip().splitlines()[0][:200]}). Delete "
+                                          "this folder and run again: the parent is then "
+                                          "retrained from its seed, deterministically.") from None
         return model
 
     def _save(self, variant):

@@ -10,6 +10,8 @@ import json
 import math
 import numbers
 
+from pie_tf.errors import InvalidArgumentError
+
 __all__ = ["Recipe"]
 
 _OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -162,7 +164,18 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text):
-        return cls.from_dict(json.loads(text))
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TypeError(f"`text` must be a JSON string (from Recipe.to_json); got "
+                            f"{type(text).__name__}.")
+        try:
+            values = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InvalidArgumentError(f"`text` is not valid JSON ({err}); expected what "
+                                       "Recipe.to_json writes, e.g. {\"epochs\": 10, ...}.") from None
+        if not isinstance(values, dict):
+            raise InvalidArgumentError(f"`text` must hold a JSON object of Recipe fields; got a "
+                                       f"JSON {type(values).__name__}.")
+        return cls.from_dict(values)
 
 
 def _real(value):

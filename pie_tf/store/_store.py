@@ -55,7 +55,7 @@ from typing import Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
-from pie_tf.errors import MissingEvaluationError
+from pie_tf.errors import MissingEvaluationError, NotProbabilitiesError
 from pie_tf.store._files import (TMP_MARK, StoreError, is_local, join, read_array, read_json,
                                  write_array, write_json)
 
@@ -68,6 +68,37 @@ _EVAL_SET_FORMAT = "pie_tf.store.eval_set"
 FIELDS = ("labels", "probs", "topk_labels", "topk_probs", "restricted_labels")
 # Names become path components on local disks and in buckets: keep them portable.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+=-]*$")
+
+
+# Rows of float32 softmax outputs sum to 1 within ~1e-6; renormalised int8 outputs exactly. 1e-2
+# still accepts float16 probabilities of 1000 classes and refuses scores or logits.
+_ROW_SUM_ATOL = 1e-2
+
+
+def _check_new_store_root(root):
+    """Refuse to create a store where something else lives: a file, a store whose STORE.json was
+    deleted, or any non-empty folder (a run's output folder, a store's ``members/``).
+
+    Temporary files of an atomic write are ignored: a second job creating the same store at the
+    same moment may see the first one's ``STORE.json`` before its rename."""
+    if not tf.io.gfile.exists(root):
+        return
+    if not tf.io.gfile.isdir(root):
+        raise StoreError(root, "is a file, not a folder; a prediction store is a folder. Give a "
+                               "folder path (it is created if absent).")
+    entries = [e.rstrip("/") for e in tf.io.gfile.listdir(root) if TMP_MARK not in e]
+    if not entries:
+        return
+    if {"eval_sets", "members"} & set(entries):
+        raise StoreError(root, "holds a store's eval_sets/ or members/ but no STORE.json: the "
+                               "store's settings file was deleted. Restore it (from a backup, or "
+                               "with PredictionStore.restore_settings(root, top_k=..., "
+                               "max_full_classes=...) using the values it was created with; "
+                               "defaults 5 and 256). pie_tf does not guess them.")
+    shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
+    raise StoreError(root, f"is a non-empty folder that is not a prediction store (it holds "
+                           f"{shown}; no STORE.json). Give an empty or new folder, or the folder "
+                           "of an existing store.")
 
 
 def _check_name(value, argname):
@@ -204,6 +235,7 @@ class PredictionStore:
                     raise ValueError(f"`{argname}`={value} differs from the existing store's "
                                      f"{config[argname]} ({config_path}); pass None to adopt it.")
         else:
+            _check_new_store_root(self.root)
             config = {"format": _STORE_FORMAT, "format_version": FORMAT_VERSION,
                       "top_k": 5 if top_k is None else top_k,
                       "max_full_classes": 256 if max_full_classes is None else max_full_classes,
@@ -214,6 +246,53 @@ class PredictionStore:
         self.top_k = int(config["top_k"])
         self.max_full_classes = int(config["max_full_classes"])
         self._eval_set_cache = {}
+
+    @classmethod
+    def restore_settings(cls, root, *, top_k=5, max_full_classes=256, verify=True):
+        """Write ``STORE.json`` again for a store whose settings file was lost, then open it.
+
+        Only for a folder that holds a store's ``eval_sets/`` or ``members/`` and no
+        ``STORE.json``; give the ``top_k`` and ``max_full_classes`` the store was created with
+        (the defaults unless they were set). Every member's files are then checked against the
+        restored settings (:meth:`verify_all`), so wrong values are an error here, not later.
+        """
+        root = str(root).rstrip("/")
+        config_path = join(root, "STORE.json")
+        if tf.io.gfile.exists(config_path):
+            raise StoreError(config_path, "exists; restore_settings only rewrites a lost one.")
+        if not any(tf.io.gfile.isdir(join(root, d)) for d in ("eval_sets", "members")):
+            raise StoreError(root, "holds no eval_sets/ or members/: it is not a store whose "
+                                   "settings were lost. Open it with PredictionStore(root).")
+        write_json(config_path, {"format": _STORE_FORMAT, "format_version": FORMAT_VERSION,
+                                 "top_k": int(top_k), "max_full_classes": int(max_full_classes),
+                                 "created": _now(), "restored": True})
+        store = cls(root, verify=verify)
+        try:
+            store._check_settings_match_members()
+        except StoreError:
+            tf.io.gfile.remove(config_path)
+            raise
+        return store
+
+    def _check_settings_match_members(self):
+        """Every member stores the fields (and top-k width) these settings imply."""
+        for variant, seed in self.members():
+            manifest = self.member_info(variant, seed)
+            for eval_set, files in manifest["files"].items():
+                expected = self.fields_for(eval_set)
+                if set(files) != set(expected):
+                    raise StoreError(join(self._member_dir(variant, seed), "MEMBER.json"),
+                                     f"stores {sorted(files)} for {eval_set!r} but top_k="
+                                     f"{self.top_k}, max_full_classes={self.max_full_classes} "
+                                     f"imply {sorted(expected)}: these are not the settings the "
+                                     "store was created with.")
+                if "topk_labels" in files:
+                    width = files["topk_labels"]["shape"][-1]
+                    classes = self._eval_set_manifest(eval_set)["num_classes"]
+                    if width != min(self.top_k, classes):
+                        raise StoreError(join(self._member_dir(variant, seed), "MEMBER.json"),
+                                         f"keeps the top {width} labels; top_k={self.top_k} "
+                                         "is not the store's setting.")
 
     def __repr__(self):
         return (f"PredictionStore({self.root!r}, top_k={self.top_k}, "
@@ -452,8 +531,16 @@ class PredictionStore:
                 raise ValueError(f"`probabilities[{eval_set!r}]` must have shape {expected} "
                                  f"(examples, classes of the stored set); got {probs.shape}.")
             if not np.all(np.isfinite(probs)) or (probs.size and probs.min() < 0):
-                raise ValueError(f"`probabilities[{eval_set!r}]` must be finite and "
-                                 "non-negative (softmax outputs, not logits).")
+                raise NotProbabilitiesError(f"`probabilities[{eval_set!r}]` must be finite and "
+                                            "non-negative (softmax outputs, not logits).")
+            sums = probs.sum(axis=1, dtype=np.float64)
+            off = np.abs(sums - 1.0) > _ROW_SUM_ATOL
+            if off.any():
+                row = int(np.flatnonzero(off)[0])
+                raise NotProbabilitiesError(
+                    f"`probabilities[{eval_set!r}]`: {int(off.sum())} of {len(sums)} rows do not "
+                    f"sum to 1 (row {row} sums to {sums[row]:.6g}; tolerance {_ROW_SUM_ATOL}). "
+                    "Pass softmax outputs; normalise scores first (p / p.sum(axis=1)).")
             reduced[eval_set] = self._reduce(eval_set, probs)
         tf.io.gfile.makedirs(directory)
         # Nothing without a manifest is valid: clear what a killed run may have left here.

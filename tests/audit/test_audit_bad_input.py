@@ -1,0 +1,84 @@
+"""The audit off the happy path: an undefined ratio is NaN with a status, bad corruption keys and
+mismatched populations are refused by name, ragged prediction lists name the argument."""
+import numpy as np
+import pytest
+
+from pie_tf.audit import Audit
+from pie_tf.audit.robustness import (STATUS_NO_REFERENCE, STATUS_OK, STATUS_REFERENCE_UNCHANGED,
+                                     corruption_error, corruption_errors)
+from pie_tf.errors import InvalidArgumentError
+
+
+def _population(rng, labels, members, accuracy):
+    keep = rng.random((members, labels.size)) < accuracy
+    return np.where(keep, labels, (labels + 1) % 3)
+
+
+def test_relative_ce_is_nan_with_status_when_the_reference_does_not_change():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 9)           # 9 examples: errors are multiples of 1/9
+    dense_clean = _population(rng, labels, 3, 0.6)
+    pruned_clean = _population(rng, labels, 2, 0.5)
+    pruned_corrupt = _population(rng, labels, 2, 0.4)
+    keys = [("contrast", s) for s in (1, 2, 3)]
+    # the corruption changes no dense prediction: the reference's numerator and denominator are
+    # both 0 (in floating point, round-off of equal means)
+    dense_err = corruption_errors({k: dense_clean for k in keys}, labels)
+    pruned_err = corruption_errors({k: pruned_corrupt for k in keys}, labels)
+    dense_clean_error = (dense_clean != labels).mean(axis=1)
+    pruned_clean_error = (pruned_clean != labels).mean(axis=1)
+    kwargs = dict(reference="population", reference_errors=dense_err,
+                  reference_clean_error=float(dense_clean_error.mean()))
+    for errors, clean in ((dense_err, dense_clean_error), (pruned_err, pruned_clean_error)):
+        by_c, by_m = corruption_error(errors, clean, **kwargs)
+        assert by_c["relative_ce"].isna().all()
+        assert (by_c["status"] == STATUS_REFERENCE_UNCHANGED).all()
+        assert by_m["relative_mce"].isna().all()
+    # CE itself stays defined, and equals a direct computation
+    by_c, _ = corruption_error(pruned_err, pruned_clean_error, **kwargs)
+    for m in range(2):
+        mine = 3 * np.mean(pruned_corrupt[m] != labels)
+        ref = 3 * np.mean([(dense_clean[d] != labels).mean() for d in range(3)])
+        assert by_c.loc[by_c["member"] == m, "ce"].item() == pytest.approx(mine / ref)
+
+
+def test_status_is_ok_or_says_which_reference_is_missing():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    preds = {(c, s): _population(rng, labels, 2, 0.7) for c in ("fog", "speckle_noise")
+             for s in range(1, 6)}
+    by_c, _ = corruption_error(corruption_errors(preds, labels), np.array([0.2, 0.1]),
+                               reference="alexnet")
+    assert set(by_c.loc[by_c["corruption"] == "fog", "status"]) == {STATUS_OK}
+    assert set(by_c.loc[by_c["corruption"] == "speckle_noise", "status"]) == {STATUS_NO_REFERENCE}
+
+
+@pytest.mark.parametrize("severity", [9, -1, 0, np.int64(6)])
+def test_severity_outside_one_to_five_is_refused(severity):
+    labels = np.array([0, 1, 2])
+    with pytest.raises(InvalidArgumentError, match=r"key \('fog', .*severity must be one of"):
+        corruption_errors({("fog", severity): labels[None]}, labels)
+
+
+def test_unknown_corruption_with_an_alexnet_reference_is_refused():
+    labels = np.array([0, 1, 2])
+    errors = corruption_errors({("gausian_noise", s): labels[None] for s in range(1, 6)}, labels)
+    with pytest.raises(InvalidArgumentError, match=r"unknown corruption\(s\) \['gausian_noise'\]"):
+        corruption_error(errors, np.zeros(1), reference="alexnet")
+
+
+def test_clean_and_corrupted_populations_must_be_the_same_members():
+    labels = np.array([0, 1, 2, 0])
+    errors = corruption_errors({("fog", s): np.stack([labels] * 2) for s in range(1, 6)}, labels)
+    for clean in (np.zeros(3), np.zeros(1)):
+        with pytest.raises(InvalidArgumentError, match=f"`clean_error` has {clean.size} members "
+                                                       "but the corruption predictions have 2"):
+            corruption_error(errors, clean, reference="alexnet")
+
+
+def test_ragged_prediction_lists_name_the_argument():
+    labels = [0, 1, 1]
+    with pytest.raises(InvalidArgumentError, match="`dense_predictions` is ragged"):
+        Audit([[0, 1, 1], [0, 1]], {"pruned": [[0, 1, 0]]}, labels)
+    with pytest.raises(InvalidArgumentError, match=r"`compressed_predictions\['pruned'\]` is ragged"):
+        Audit([[0, 1, 1]], {"pruned": [[0, 1, 0], [1]]}, labels)
