@@ -35,7 +35,8 @@ GROUP_RATE_MEMBER_COLUMNS = ["population", "member", "group", "order", "metric",
                              "n_examples", "n_condition"]
 CORRUPTION_ERROR_COLUMNS = ["population", "corruption", "severity", "member", "error"]
 ROBUSTNESS_COLUMNS = ["population", "corruption", "n_members", "n_severities", "error_mean",
-                      "ce_mean", "ce_std", "relative_ce_mean", "relative_ce_std", "reference"]
+                      "ce_mean", "ce_std", "relative_ce_mean", "relative_ce_std", "reference",
+                      "status"]
 ROBUSTNESS_SUMMARY_COLUMNS = ["population", "n_members", "clean_error_mean", "mce_mean",
                               "mce_std", "relative_mce_mean", "relative_mce_std",
                               "n_corruptions", "reference"]
@@ -423,7 +424,8 @@ class Audit(AuditStatistics):
                 n_members=("member", "size"), n_severities=("n_severities", "max"),
                 error_mean=("error", "mean"), ce_mean=("ce", "mean"), ce_std=("ce", "std"),
                 relative_ce_mean=("relative_ce", "mean"),
-                relative_ce_std=("relative_ce", "std")).reset_index()
+                relative_ce_std=("relative_ce", "std"),
+                status=("status", _first_not_ok)).reset_index()
             agg.insert(0, "population", pop)
             agg["reference"] = reference
             by_corruption.append(agg)
@@ -524,6 +526,12 @@ _STORE_KEYWORDS = {"dense_predictions", "compressed_predictions", "labels", "ids
 # The input built only when its first keyword is given; its other keywords need that one.
 _REQUIRED = {"corrupted": ("corruption_predictions",),
              "subset": ("imagenet_a_scores", "imagenet_a_predictions")}
+
+
+def _first_not_ok(statuses):
+    """One status for a population's members: ``ok`` unless one says why a figure is NaN."""
+    others = [s for s in statuses if s != _robustness.STATUS_OK]
+    return others[0] if others else _robustness.STATUS_OK
 
 
 def audit(dense_predictions, compressed_predictions, labels, **kwargs):

@@ -26,6 +26,7 @@ from pie_tf.audit import _attributes
 from pie_tf.audit._validation import (
     check_attributes, check_ids, check_in_range, check_labels, check_mapping,
     check_population_name, check_predictions, check_same_ids, check_scores, check_tie_break)
+from pie_tf.errors import InvalidArgumentError
 
 __all__ = ["CleanEvaluation", "Groups", "CorruptedEvaluations", "SubsetEvaluation",
            "AuditOptions", "MODES", "CORRUPTION_REFERENCES"]
@@ -190,8 +191,6 @@ class Groups:
         self.protected = None if protected is None else list(protected)
         if target_name is not None and (not isinstance(target_name, str) or not target_name):
             raise TypeError(f"`target_name` must be a non-empty string; got {target_name!r}.")
-        if target_name is not None and target_name in self.attributes.columns:
-            raise ValueError(f"`target_name` {target_name!r} is already an attribute.")
         self.target_name = target_name
         if positive_label is not None and (isinstance(positive_label, bool) or not isinstance(
                 positive_label, (int, np.integer))):
@@ -222,7 +221,18 @@ class Groups:
         if self.target_name is not None:
             if clean.n_classes != 2 or positive is None:
                 raise ValueError("`target_name` needs a binary target (n_classes == 2).")
-            bound.attributes[self.target_name] = clean.labels == positive
+            target = clean.labels == positive
+            if self.target_name in bound.attributes.columns:
+                # CelebA carries all 40 attributes, the target (Blond_Hair) among them: the
+                # same column is fine, a different one would make the groups lie.
+                stored = bound.attributes[self.target_name].to_numpy()
+                disagree = int(np.count_nonzero(stored != target))
+                if disagree:
+                    raise InvalidArgumentError(
+                        f"`target_name` {self.target_name!r} is also an attribute, and that "
+                        f"attribute differs from labels == {positive} on {disagree} of "
+                        f"{clean.n_examples} examples; rename the target or drop the attribute.")
+            bound.attributes[self.target_name] = target
             if protected is None:
                 protected = list(bound.attributes.columns) if bound.attributes.shape[1] <= 3 \
                     else [self.target_name]

@@ -3,10 +3,14 @@ mismatched populations are refused by name, ragged prediction lists name the arg
 import numpy as np
 import pytest
 
-from pie_tf.audit import Audit
-from pie_tf.audit.robustness import (STATUS_NO_REFERENCE, STATUS_OK, STATUS_REFERENCE_UNCHANGED,
-                                     corruption_error, corruption_errors)
+import tensorflow_datasets as tfds
+
+import pie_tf.data as pdata
+from pie_tf.audit import Audit, CleanEvaluation, Groups
+from pie_tf.audit._robustness import (STATUS_NO_REFERENCE, STATUS_OK, STATUS_REFERENCE_UNCHANGED,
+                                      corruption_error, corruption_errors)
 from pie_tf.errors import InvalidArgumentError
+from pie_tf.store import PredictionStore
 
 
 def _population(rng, labels, members, accuracy):
@@ -79,6 +83,36 @@ def test_clean_and_corrupted_populations_must_be_the_same_members():
 def test_ragged_prediction_lists_name_the_argument():
     labels = [0, 1, 1]
     with pytest.raises(InvalidArgumentError, match="`dense_predictions` is ragged"):
-        Audit([[0, 1, 1], [0, 1]], {"pruned": [[0, 1, 0]]}, labels)
+        CleanEvaluation([[0, 1, 1], [0, 1]], {"pruned": [[0, 1, 0]]}, labels)
     with pytest.raises(InvalidArgumentError, match=r"`compressed_predictions\['pruned'\]` is ragged"):
-        Audit([[0, 1, 1]], {"pruned": [[0, 1, 0], [1]]}, labels)
+        CleanEvaluation([[0, 1, 1]], {"pruned": [[0, 1, 0], [1]]}, labels)
+
+
+def test_celeb_a_target_may_also_be_an_attribute(tmp_path):
+    # tfds celeb_a carries all 40 attributes, Blond_Hair (the target) among them.
+    with tfds.testing.mock_data(num_examples=24):
+        examples = list(pdata.load("celeb_a", "test").as_numpy_iterator())
+    labels = np.array([e["label"] for e in examples])
+    attributes = {a: np.array([e["attributes"][a] for e in examples])
+                  for a in examples[0]["attributes"]}
+    assert len(attributes) == 40 and np.array_equal(attributes["Blond_Hair"], labels == 1)
+    store = PredictionStore(str(tmp_path / "store"))
+    store.write_eval_set("test", [e["id"] for e in examples], labels, num_classes=2,
+                         attributes=attributes)
+    rng = np.random.default_rng(0)
+    for variant, seeds in (("dense", 3), ("prune@0.9", 3)):
+        for seed in range(seeds):
+            store.write_member(variant, seed, {"test": rng.dirichlet([1, 1], len(labels))},
+                               recipe={})
+    result = Audit.from_store(store, "test", protected=["Male", "Young"], target_name="Blond_Hair")
+    table = result.overindex.set_index("group")
+    male = attributes["Male"]
+    pair = "Blond_Hair ∧ Male" if "Blond_Hair ∧ Male" in table.index else "Male ∧ Blond_Hair"
+    assert table.loc[pair, "n_examples"] == np.count_nonzero(male & (labels == 1))
+    # an attribute of the target's name that is not the target is refused, not overwritten
+    wrong = dict(attributes, Blond_Hair=~attributes["Blond_Hair"])
+    clean = CleanEvaluation(np.zeros((1, len(labels)), int), {"c": np.ones((1, len(labels)), int)},
+                            labels)
+    with pytest.raises(InvalidArgumentError, match=r"`target_name` 'Blond_Hair' is also an "
+                                                   r"attribute.*differs from labels == 1 on 24"):
+        Audit(clean, groups=Groups(wrong, protected=["Male"], target_name="Blond_Hair"))
