@@ -132,7 +132,7 @@ def main():
     ours = min(times)
     print(f"pie_tf Audit (PIE table + summary, class impact, loyalty; 5 variants): "
           f"best {ours:.2f} s, runs {', '.join(f'{t:.2f}' for t in times)} s")
-    print(tables["pie_summary"][["variant", "n_pie", "pie_fraction", "dense_accuracy_pie",
+    print(tables["pie_summary"][["variant", "n_cie", "cie_fraction", "dense_accuracy_cie",
                                  "dense_accuracy_all"]].to_string(index=False))
     print(tables["class_impact_summary"][["variant", "n_significant", "n_significant_fdr",
                                           "dense_top1", "compressed_top1"]]

@@ -85,7 +85,7 @@ class Audit(AuditStatistics):
     >>> result = Audit(CleanEvaluation(dense, {"prune@0.9": pruned}, labels),
     ...                groups=Groups({"Male": [True, True, False, False]}),
     ...                options=AuditOptions(n_bootstrap=10))
-    >>> result.pie["pie"].tolist()
+    >>> result.pie["cie"].tolist()
     [False, True, False, False]
     >>> float(result.overindex.set_index("group").loc["Male", "overindex"])
     2.0
@@ -481,9 +481,9 @@ class Audit(AuditStatistics):
     # ------------------------------------------------------------------ overview
     def summary(self):
         """One row per variant joining the headline numbers of every table."""
-        table = self.pie_summary[["variant", "n_pie", "pie_fraction", "dense_accuracy_all",
-                                  "compressed_accuracy_all", "dense_accuracy_pie",
-                                  "compressed_accuracy_pie"]]
+        table = self.pie_summary[["variant", "n_cie", "cie_fraction", "dense_accuracy_all",
+                                  "compressed_accuracy_all", "dense_accuracy_cie",
+                                  "compressed_accuracy_cie"]]
         table = table.merge(self.class_impact_summary[["variant", "n_classes_tested",
                                                        "n_significant", "n_significant_fdr"]],
                             on="variant")
@@ -568,9 +568,9 @@ def audit(dense_predictions, compressed_predictions, labels, **kwargs):
     >>> dense = np.array([[0, 1, 2, 2], [0, 1, 2, 1], [0, 1, 2, 2]])
     >>> pruned = np.array([[0, 2, 2, 2], [0, 2, 2, 1], [1, 2, 2, 2]])
     >>> result = pie_tf.audit(dense, {"prune@0.9": pruned}, labels)
-    >>> result.pie["pie"].tolist()
+    >>> result.pie["cie"].tolist()
     [False, True, False, False]
-    >>> int(result.pie_summary.loc[0, "n_pie"])
+    >>> int(result.pie_summary.loc[0, "n_cie"])
     1
     """
     unknown = sorted(set(kwargs) - set(_KEYWORDS))

@@ -156,8 +156,8 @@ def mitigation_comparison(tables, pairs, *, rare=None, groups=None, confidence=0
         if not np.array_equal(table_b["id"].to_numpy(), table_m["id"].to_numpy()):
             raise InvalidArgumentError(f"the pie rows of {baseline!r} and {mitigated!r} are not "
                                        "the same examples in the same order.")
-        cie_b = table_b["pie"].to_numpy(bool)
-        cie_m = table_m["pie"].to_numpy(bool)
+        cie_b = table_b["cie"].to_numpy(bool)
+        cie_m = table_m["cie"].to_numpy(bool)
         in_rare = group_mask(table_b, rare) if rare is not None else None
         n = len(cie_b)
         boot_counts = boot_ratio = None

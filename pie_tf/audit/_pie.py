@@ -23,7 +23,7 @@ __all__ = ["modal_labels", "mean_probability_labels", "agreement_share", "pie_ma
 
 # Columns of pie_table that attribute names may not take.
 PIE_COLUMNS = ("id", "label", "dense_mode", "compressed_mode", "dense_agreement",
-               "compressed_agreement", "pie", "dense_mode_correct", "compressed_mode_correct")
+               "compressed_agreement", "cie", "dense_mode_correct", "compressed_mode_correct")
 
 
 def modal_labels(predictions, *, tie_break="lowest", return_counts=False):
@@ -140,7 +140,7 @@ def pie_table(dense_predictions, compressed_predictions, labels, *, ids=None, at
     Returns
     -------
     pandas.DataFrame with columns ``id, label, dense_mode, compressed_mode, dense_agreement,
-    compressed_agreement, pie, dense_mode_correct, compressed_mode_correct`` followed by one
+    compressed_agreement, cie, dense_mode_correct, compressed_mode_correct`` followed by one
     boolean column per attribute. ``*_agreement`` is the fraction of that population's members
     whose top-1 label equals the population's modal label.
     """
@@ -156,7 +156,7 @@ def pie_table(dense_predictions, compressed_predictions, labels, *, ids=None, at
         "compressed_mode": compressed_modes,
         "dense_agreement": agreement_share(dense_predictions, dense_modes),
         "compressed_agreement": agreement_share(compressed_predictions, compressed_modes),
-        "pie": pie_mask(dense_modes, compressed_modes),
+        "cie": pie_mask(dense_modes, compressed_modes),
         "dense_mode_correct": dense_modes == labels,
         "compressed_mode_correct": compressed_modes == labels,
     })
@@ -201,16 +201,16 @@ def pie_summary(dense_predictions, compressed_predictions, labels, pie):
 
     Returns
     -------
-    dict with ``n_examples, n_pie, pie_fraction`` and, for ``pop`` in {dense, compressed} and
-    ``subset`` in {all, pie, non_pie}: ``{pop}_accuracy_{subset}`` (mean over members of each
+    dict with ``n_examples, n_cie, cie_fraction`` and, for ``pop`` in {dense, compressed} and
+    ``subset`` in {all, cie, non_cie}: ``{pop}_accuracy_{subset}`` (mean over members of each
     member's top-1 accuracy on the subset) and ``{pop}_accuracy_{subset}_std`` (sample standard
     deviation over members, ddof=1; NaN for a one-member population). Accuracies on an empty
-    subset are NaN (``n_pie`` says why).
+    subset are NaN (``n_cie`` says why).
     """
-    row = {"n_examples": int(pie.size), "n_pie": int(pie.sum()),
-           "pie_fraction": float(pie.mean())}
+    row = {"n_examples": int(pie.size), "n_cie": int(pie.sum()),
+           "cie_fraction": float(pie.mean())}
     for pop, preds in (("dense", dense_predictions), ("compressed", compressed_predictions)):
-        for subset, mask in (("all", None), ("pie", pie), ("non_pie", ~pie)):
+        for subset, mask in (("all", None), ("cie", pie), ("non_cie", ~pie)):
             acc = population_accuracy(preds, labels, mask)
             row[f"{pop}_accuracy_{subset}"] = float(acc.mean())
             row[f"{pop}_accuracy_{subset}_std"] = float(acc.std(ddof=1)) if acc.size > 1 \

@@ -196,5 +196,5 @@ class AuditStatistics:
             rank = pd.Series(-score).rank(method="first").to_numpy().astype(np.int64)
             frames.append(pd.DataFrame({"variant": variant, "id": self.ids,
                                         "exemplar_score": score, "score_basis": basis,
-                                        "pie": self.pie_mask(variant), "rank": rank}))
+                                        "cie": self.pie_mask(variant), "rank": rank}))
         return pd.concat(frames, ignore_index=True)

@@ -155,11 +155,11 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
                                   corruption_sets=None, **audit_kwargs)
         summary = result.summary().rename(columns=lambda c: c.replace("dense_", "keras_")
                                           .replace("compressed_", "tflite_"))
-        summary = summary.rename(columns={"n_pie": "n_deployment_exemplars",
-                                          "pie_fraction": "deployment_exemplar_fraction"})
+        summary = summary.rename(columns={"n_cie": "n_deployment_exemplars",
+                                          "cie_fraction": "deployment_exemplar_fraction"})
         summary.insert(1, "source", source)
         summaries.append(summary)
-        table = result.pie[result.pie["pie"]].copy()
+        table = result.pie[result.pie["cie"]].copy()
         table.insert(1, "source", source)
         exemplars.append(table)
         table = result.calibration.replace({"population": {"dense": source}})
@@ -311,7 +311,7 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     shown = exemplar_variants(audited)
     # The images of the most changed exemplars (graded exemplar score), which the grids show.
     pie = pie_tf.report.sort_exemplars(tables["pie"], tables["exemplar_scores"])
-    ids = pie[pie["pie"] & pie["variant"].isin(shown)].groupby("variant", sort=False).head(
+    ids = pie[pie["cie"] & pie["variant"].isin(shown)].groupby("variant", sort=False).head(
         config["report"]["exemplars"])["id"]
     report = pie_tf.report.write_report(
         tables, out_dir, title=title, intro=intro(config, info, preset, audit),

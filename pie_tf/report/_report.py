@@ -133,7 +133,7 @@ def _exemplar_figures(pie, images, class_names, max_exemplars, variants):
     """One grid per variant of the first ``max_exemplars`` exemplars whose image is known."""
     if images is None or pie is None or pie.empty:
         return []
-    _fig.require_columns(pie, ["id", "label", "dense_mode", "compressed_mode", "pie"], "pie")
+    _fig.require_columns(pie, ["id", "label", "dense_mode", "compressed_mode", "cie"], "pie")
     if "variant" in pie.columns:
         names = list(pd.unique(pie["variant"]))
         chosen = variants if variants is not None else names[-1:]
@@ -142,7 +142,7 @@ def _exemplar_figures(pie, images, class_names, max_exemplars, variants):
     out = []
     for variant in chosen:
         rows = pie if variant is None else pie[pie["variant"] == variant]
-        rows = rows[rows["pie"].astype(bool)]
+        rows = rows[rows["cie"].astype(bool)]
         rows = rows[[i in images for i in rows["id"]]].head(max_exemplars)
         if rows.empty:
             continue
@@ -235,7 +235,7 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         if spec.table == "pie":
             figs.extend(save(*item) for item in _exemplar_figures(
                 frame, images, class_names, max_exemplars, exemplar_variants))
-            shown = frame[frame["pie"].astype(bool)] if "pie" in frame.columns else frame
+            shown = frame[frame["cie"].astype(bool)] if "cie" in frame.columns else frame
         else:
             shown = frame
         sections.append(dict(id=spec.table, heading=spec.heading, text=spec.text, figures=figs,

@@ -46,11 +46,11 @@ def test_audit_tables_agree_with_brute_force():
                 return values[counts == counts.max()].max()
             assert rows["dense_mode"].iloc[i] == mode(dense[:, i])
             assert rows["compressed_mode"].iloc[i] == mode(preds[:, i])
-            assert rows["pie"].iloc[i] == (mode(dense[:, i]) != mode(preds[:, i]))
+            assert rows["cie"].iloc[i] == (mode(dense[:, i]) != mode(preds[:, i]))
         summary = result.pie_summary.set_index("variant").loc[variant]
-        assert summary["n_pie"] == rows["pie"].sum()
-        pie_idx = rows["pie"].to_numpy()
-        assert summary["compressed_accuracy_pie"] == pytest.approx(
+        assert summary["n_cie"] == rows["cie"].sum()
+        pie_idx = rows["cie"].to_numpy()
+        assert summary["compressed_accuracy_cie"] == pytest.approx(
             np.mean([np.mean(preds[m, pie_idx] == labels[pie_idx]) for m in range(len(preds))]))
     # intersections with the target are formed, e.g. Blond_Hair ∧ Male
     over = result.overindex
@@ -143,7 +143,7 @@ def test_one_member_populations_are_explicit():
     impact = result.class_impact
     assert impact["status"].str.contains("fewer than 2 members").all()
     assert result.pie_summary["dense_accuracy_all_std"].isna().all()
-    assert np.isfinite(result.pie_summary["n_pie"]).all()
+    assert np.isfinite(result.pie_summary["n_cie"]).all()
 
 
 @pytest.mark.parametrize("change, message", [

@@ -75,30 +75,30 @@ def test_pie_table_and_summary_by_hand():
     table = pie_table(dense, pruned, labels, ids=np.array([10, 11, 12, 13]),
                       attributes=attributes)
     assert list(table.columns) == ["id", "label", "dense_mode", "compressed_mode",
-                                   "dense_agreement", "compressed_agreement", "pie",
+                                   "dense_agreement", "compressed_agreement", "cie",
                                    "dense_mode_correct", "compressed_mode_correct", "Male"]
-    assert table["pie"].tolist() == [False, True, False, False]
+    assert table["cie"].tolist() == [False, True, False, False]
     np.testing.assert_allclose(table["dense_agreement"], [1, 1, 1, 2 / 3])
     np.testing.assert_allclose(table["compressed_agreement"], [2 / 3, 1, 1, 2 / 3])
     assert table["id"].tolist() == [10, 11, 12, 13]
-    summary = pie_summary(dense, pruned, labels, table["pie"].to_numpy())
-    assert summary["n_pie"] == 1 and summary["pie_fraction"] == 0.25
+    summary = pie_summary(dense, pruned, labels, table["cie"].to_numpy())
+    assert summary["n_cie"] == 1 and summary["cie_fraction"] == 0.25
     # dense members on the one PIE (example 1): all right; on the rest: 3/3, 2/3, 3/3
-    assert summary["dense_accuracy_pie"] == 1.0
-    assert summary["dense_accuracy_non_pie"] == pytest.approx(np.mean([1, 2 / 3, 1]))
-    assert summary["compressed_accuracy_pie"] == 0.0
+    assert summary["dense_accuracy_cie"] == 1.0
+    assert summary["dense_accuracy_non_cie"] == pytest.approx(np.mean([1, 2 / 3, 1]))
+    assert summary["compressed_accuracy_cie"] == 0.0
     assert summary["compressed_accuracy_all_std"] == pytest.approx(
         np.std([0.75, 0.5, 0.5], ddof=1))
     with pytest.raises(ValueError, match="clash"):
-        pie_table(dense, pruned, labels, attributes=pd.DataFrame({"pie": [1, 0, 1, 0]}))
+        pie_table(dense, pruned, labels, attributes=pd.DataFrame({"cie": [1, 0, 1, 0]}))
 
 
 def test_pie_summary_without_pies_and_agreement():
     labels = np.array([0, 1])
     same = np.array([[0, 1], [0, 1]])
     summary = pie_summary(same, same, labels, pie_mask(modal_labels(same), modal_labels(same)))
-    assert summary["n_pie"] == 0
-    assert np.isnan(summary["dense_accuracy_pie"])  # empty subset: NaN, n_pie says why
+    assert summary["n_cie"] == 0
+    assert np.isnan(summary["dense_accuracy_cie"])  # empty subset: NaN, n_cie says why
     np.testing.assert_allclose(agreement_share(np.array([[1, 2], [1, 3], [0, 2]]), [1, 2]),
                                [2 / 3, 2 / 3])
     with pytest.raises(ValueError, match="same length"):

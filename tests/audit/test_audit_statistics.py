@@ -67,7 +67,7 @@ def test_tables_agree_with_the_papers_tables(audit):
     # Flips on "all" add up to the CIEs; the McNemar b is the negative flips.
     flips = audit.flips.set_index(["kind", "group"])
     summary = audit.pie_summary.iloc[0]
-    assert flips.loc[("group", "all"), "n_cie"] == summary["n_pie"]
+    assert flips.loc[("group", "all"), "n_cie"] == summary["n_cie"]
     paired = audit.paired_tests.set_index(["kind", "group"])
     assert paired.loc[("group", "Male"), "b"] == flips.loc[("group", "Male"), "n_negative_flips"]
     # The intervals bracket the very change the rate table reports.
@@ -84,7 +84,7 @@ def test_tables_agree_with_the_papers_tables(audit):
         audit.overindex.set_index("group").loc["Male", "overindex"])
     # The graded score ranks every CIE above zero, most changed first.
     scores = audit.exemplar_scores
-    assert (scores.loc[scores["pie"], "exemplar_score"] > 0).all()
+    assert (scores.loc[scores["cie"], "exemplar_score"] > 0).all()
     top = scores.sort_values("rank").iloc[0]
     assert top["exemplar_score"] == scores["exemplar_score"].max()
     assert set(scores["score_basis"]) == {"mean probabilities"}

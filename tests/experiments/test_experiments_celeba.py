@@ -29,7 +29,7 @@ def test_every_table_and_figure_is_written(study):
     assert set(tables) == TABLES
     figures = {p.name for p in (out / "figures").glob("*.png")}
     # the exemplar grid is drawn exactly when the pruned variant has exemplars
-    has_cie = tables["pie"].query("variant == @PRUNED")["pie"].any()
+    has_cie = tables["pie"].query("variant == @PRUNED")["cie"].any()
     assert figures == {"class_impact.png", "overindex.png", "group_rates.png"} | (
         {"exemplars_prune_ft_0_9.png"} if has_cie else set())
     assert (out / "report.html").stat().st_size > 10_000
@@ -49,9 +49,9 @@ def test_tables_agree_with_the_store(study):
 
     pie = tables["pie"][tables["pie"]["variant"] == PRUNED]
     assert pie["id"].astype(str).tolist() == ids.tolist()
-    np.testing.assert_array_equal(pie["pie"].to_numpy(), cie)
+    np.testing.assert_array_equal(pie["cie"].to_numpy(), cie)
     summary = tables["summary"].set_index("variant").loc[PRUNED]
-    assert summary["n_pie"] == cie.sum()
+    assert summary["n_cie"] == cie.sum()
     assert summary["dense_accuracy_all"] == pytest.approx(member_accuracy(dense, labels))
     assert summary["compressed_accuracy_all"] == pytest.approx(member_accuracy(pruned, labels))
 

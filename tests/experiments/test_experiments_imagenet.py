@@ -27,7 +27,7 @@ def test_outputs_agree_with_the_store(study):
     labels = evaluation.labels
     dense, pruned = (store.read(v, "test").labels for v in ("dense", PRUNED))
     pie = tables["pie"]
-    np.testing.assert_array_equal(pie["pie"].to_numpy(), modal(dense) != modal(pruned))
+    np.testing.assert_array_equal(pie["cie"].to_numpy(), modal(dense) != modal(pruned))
     assert len(tables["class_impact"]) == 10  # every Fashion-MNIST class, tested or not
     recall = [np.mean(row[labels == 1] == 1) for row in dense]
     trouser = tables["class_impact"].set_index("class").loc[1]

@@ -43,7 +43,7 @@ def tables():
                                       "label_loyalty": [0.97, 0.98]})
     pie = pd.DataFrame({"variant": "prune_0.9", "id": np.arange(40) + 1000,
                         "label": rng.integers(0, 10, 40), "dense_mode": rng.integers(0, 10, 40),
-                        "compressed_mode": rng.integers(0, 10, 40), "pie": np.arange(40) % 3 == 0})
+                        "compressed_mode": rng.integers(0, 10, 40), "cie": np.arange(40) % 3 == 0})
     summary = pd.DataFrame({"population": ["dense", *VARIANTS],
                             "accuracy": [0.9137, 0.9021, 0.8712]})
     return dict(summary=summary, class_impact=class_impact, overindex=overindex,

@@ -69,7 +69,7 @@ def test_flips_figure_bars_are_the_rates():
 
 def test_sort_exemplars_puts_the_most_changed_first_within_each_variant():
     pie = pd.DataFrame({"variant": ["b", "b", "a", "a"], "id": [1, 2, 1, 2],
-                        "pie": True, "label": 0})
+                        "cie": True, "label": 0})
     scores = pd.DataFrame({"variant": ["a", "a", "b", "b"], "id": [1, 2, 1, 2],
                            "exemplar_score": [0.1, 0.9, 0.5, 0.2]})
     out = figures.sort_exemplars(pie, scores)
