@@ -40,11 +40,18 @@ class Evaluations:
         ``class_subsets``).
     audit_options : dict
         Keyword arguments of ``Audit.from_store`` that name the corrupted and subset sets.
+    not_deployed : list of str
+        Sets the TFLite exports of compressed variants do not predict on.
     """
     clean: str = ""
     datasets: dict = dataclasses.field(default_factory=dict)
     class_subsets: dict = dataclasses.field(default_factory=dict)
     audit_options: dict = dataclasses.field(default_factory=dict)
+    not_deployed: list = dataclasses.field(default_factory=list)
+
+    def deployed_sets(self):
+        """The sets the TFLite exports of compressed variants predict on."""
+        return [name for name in self.datasets if name not in self.not_deployed]
 
 
 def _clean(name, spec, config, data, out):
@@ -76,6 +83,8 @@ def _corrupted(name, spec, config, data, out):
                                                                seed=config["seed"])
             dataset = pie_tf.data.preprocess(corrupted, data.eval_step)
             out.datasets[set_name] = dataset.cache() if spec["cache_corrupted"] else dataset
+            if not spec.get("deploy_corrupted", False):
+                out.not_deployed.append(set_name)
     out.audit_options["corruption_sets"] = sets
 
 

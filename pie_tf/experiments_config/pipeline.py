@@ -55,7 +55,8 @@ def run_study(presets, flag_values, *, title):
         arguments.model_fn(config, data.input_shape, data.info.num_classes), data.train,
         evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
         class_subsets=evaluated.class_subsets, seeds=arguments.seeds(config),
-        variants=all_variants, strategy=strategy)
+        variants=all_variants, strategy=strategy,
+        variant_eval_sets={export: evaluated.deployed_sets() for _, export in deployments})
     if not run_population(population, flag_values, logging.warning):
         return None
     # dense against every compressed variant on every evaluation set; each TFLite export
@@ -132,7 +133,7 @@ def audit_from_store(store, eval_set, **kwargs):
         return Audit.from_store(store, eval_set, probabilities=False, **kwargs)
 
 
-def deployment_tables(store, eval_set, deployments, audit_kwargs):
+def deployment_tables(store, eval_set, deployments, audit_kwargs, imagenet_a_set=None):
     """Each TFLite export audited against the Keras variant it came from.
 
     The export plays the compressed population and its Keras source the reference, so the
@@ -147,12 +148,19 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
         that are exemplars; ``deployment_sizes``: the TFLite file size of every member, as the
         population recorded it; ``deployment_calibration``: the calibration table of the Keras
         source and of the export (``population`` is the variant's name); ``deployment_paired_tests``:
-        the exact McNemar tests of the export against its source, per group and class.
+        the exact McNemar tests of the export against its source, per group and class;
+        ``deployment_imagenet_a`` (with ``imagenet_a_set``): ImageNet-A accuracy of the source
+        and of the export.
     """
-    summaries, exemplars, sizes, calibration, paired = [], [], [], [], []
+    summaries, exemplars, sizes, calibration, paired, subset = [], [], [], [], [], []
     for source, export in deployments:
         result = audit_from_store(store, eval_set, dense=source, variants=[export],
-                                  corruption_sets=None, **audit_kwargs)
+                                  corruption_sets=None, imagenet_a_set=imagenet_a_set,
+                                  **audit_kwargs)
+        if imagenet_a_set is not None:
+            table = result.imagenet_a.replace({"population": {"dense": source}})
+            table.insert(0, "variant", export)
+            subset.append(table)
         summary = result.summary().rename(columns=lambda c: c.replace("dense_", "keras_")
                                           .replace("compressed_", "tflite_"))
         summary = summary.rename(columns={"n_cie": "n_deployment_exemplars",
@@ -177,7 +185,8 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs):
             "deployment_exemplars": pd.concat(exemplars, ignore_index=True),
             "deployment_sizes": pd.DataFrame(sizes),
             "deployment_calibration": pd.concat(calibration, ignore_index=True),
-            "deployment_paired_tests": pd.concat(paired, ignore_index=True)}
+            "deployment_paired_tests": pd.concat(paired, ignore_index=True),
+            **({"deployment_imagenet_a": pd.concat(subset, ignore_index=True)} if subset else {})}
 
 
 def mitigation_tables(tables, audited, config):
@@ -306,7 +315,8 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     audit_kwargs = study_audit_options(config, info)
     audit = audit_from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
     tables = audit.to_frames()
-    tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs))
+    tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs,
+                                    audit_options.get("imagenet_a_set")))
     tables.update(mitigation_tables(tables, audited, config))
     shown = exemplar_variants(audited)
     # The images of the most changed exemplars (graded exemplar score), which the grids show.

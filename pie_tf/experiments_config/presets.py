@@ -195,6 +195,8 @@ _IMAGENET_PAPER = dict(
             severities=[1, 2, 3, 4, 5],
             corruption_examples=0,     # 0 = the whole evaluation set, corrupted
             cache_corrupted=False,     # keep corrupted sets in memory (small sets only)
+            deploy_corrupted=False,    # ours: TFLite exports predict on the clean set and
+                                       # ImageNet-A only (the deployment audit's sets)
         ),
         imagenet_a=dict(type="imagenet_a"),  # ImageNet-A, logits restricted to its 200 classes
     ),

@@ -112,6 +112,11 @@ class Population:
         them). Names are canonicalised (``"prune@0.90"`` is stored as ``"prune@0.9"``).
     class_subsets : dict of str -> array_like of int, optional
         Evaluation sets whose argmax is also taken over a subset of classes (ImageNet-A).
+    variant_eval_sets : dict of str -> sequence of str, optional
+        The evaluation sets some variants predict on, when not all of them: e.g. the TFLite
+        exports of compressed models on the clean set and ImageNet-A only, not on the 75
+        ImageNet-C sets (on a CPU runtime that is most of a paper-scale run's time). Variants not
+        named predict on every set; the audit skips a (variant, set) pair that was not predicted.
     eval_info : dict of str -> dict, optional
         JSON metadata stored with an evaluation set, e.g. ``{"fog@3": {"corruption": "fog",
         "severity": 3}}`` (the audit finds corruption sets by these two keys).
@@ -130,7 +135,7 @@ class Population:
     def __init__(self, model_fn: Callable, train_data, eval_data: Mapping, *, store,
                  recipe: Recipe | None = None, seeds=(0,), variants=("dense",),
                  class_subsets: Mapping | None = None, eval_info: Mapping | None = None,
-                 strategy=None, checkpoint_dir=None,
+                 variant_eval_sets: Mapping | None = None, strategy=None, checkpoint_dir=None,
                  deterministic=True, verbose=1):
         if not callable(model_fn):
             raise TypeError(f"`model_fn` must be a callable returning a tf_keras model; got "
@@ -174,6 +179,18 @@ class Population:
             if unknown:
                 raise ValueError(f"`{argname}` names {unknown}, which are not in `eval_data` "
                                  f"({sorted(self.eval_data)}).")
+        self.variant_eval_sets = {}
+        for name, sets in dict(variant_eval_sets or {}).items():
+            variant = Variant.parse(name).name
+            if variant not in names:
+                raise ValueError(f"`variant_eval_sets` names variant {name!r}, which is not in "
+                                 f"`variants` ({names}).")
+            sets = [sets] if isinstance(sets, str) else list(sets)
+            unknown = sorted(set(sets) - set(self.eval_data))
+            if not sets or unknown:
+                raise ValueError(f"`variant_eval_sets[{name!r}]` must be a non-empty list of "
+                                 f"`eval_data` names ({sorted(self.eval_data)}); got {sets!r}.")
+            self.variant_eval_sets[variant] = sets
         if not all(isinstance(v, Mapping) for v in self.eval_info.values()):
             raise TypeError("`eval_info` values must be dicts of JSON metadata.")
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
@@ -343,7 +360,10 @@ class Population:
         """Probabilities on every evaluation set (which are stored first, once)."""
         predictors = {}
         predictions = {}
+        wanted = self.variant_eval_sets.get(variant.name, self.eval_data)
         for name, ds in self.eval_data.items():
+            if name not in wanted:
+                continue
             start = time.perf_counter()
             if variant.tflite is not None:
                 predict = _train.tflite_predictor(model, self.recipe.from_logits)
