@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import os
 
-__all__ = ["load_split", "data_options", "StudyData", "study_data", "model_fn", "recipe",
+__all__ = ["load_split", "data_options", "data_info", "StudyData", "study_data", "model_fn", "recipe",
            "seeds", "variants", "audit_options", "group_options", "population_stage", "MODEL_OPTIONS"]
 
 # Options of each architecture in the ``model`` section: flag name -> keyword of pie_tf.models.
@@ -80,6 +80,15 @@ def data_options(config):
     return {key: section[key] for key in ("target", "protected") if key in section}
 
 
+def data_info(config):
+    """``pie_tf.data.info`` of the preset's dataset (no I/O): classes, attributes, shape."""
+    import pie_tf.data
+
+    section = config["data"]
+    return pie_tf.data.info(section["dataset"], image_size=section["image_size"],
+                            **data_options(config))
+
+
 @dataclasses.dataclass(frozen=True)
 class StudyData:
     """The data of a study, read as its preset says.
@@ -116,7 +125,7 @@ def study_data(config):
 
     section, options = config["data"], data_options(config)
     size = section["image_size"]
-    info = pie_tf.data.info(section["dataset"], image_size=size, **options)
+    info = data_info(config)
     if section["dataset"] == "imagenet2012":
         train_step, eval_step, resize = (pie_tf.data.resnet_train(size),
                                          pie_tf.data.resnet_eval(size), {})

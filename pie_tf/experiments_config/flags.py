@@ -103,7 +103,15 @@ def make_strategy(name, tpu=""):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as err:
+        from pie_tf.errors import InvalidArgumentError
+        where = f"--tpu={tpu!r}" if tpu else "no --tpu given and none found on this machine"
+        raise InvalidArgumentError(
+            f"`--strategy=tpu`: cannot reach a TPU ({where}: {type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else 'no detail'}). "
+            "Pass --tpu=NAME (or grpc://ADDRESS), or run on a TPU VM.") from None

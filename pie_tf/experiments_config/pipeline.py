@@ -40,17 +40,19 @@ def run_study(presets, flag_values, *, title):
     from absl import logging
 
     from pie_tf.experiments_config import arguments, evaluations
-    from pie_tf.experiments_config.flags import make_strategy, resolve
+    from pie_tf.experiments_config.checks import check_study
+    from pie_tf.experiments_config.flags import make_strategy
     from pie_tf.population import Population
     from pie_tf.store import PredictionStore
 
-    config = resolve(presets, flag_values)
+    # every flag checked, and the strategy reached, before any data is read or model trained
+    config, _ = check_study(presets, flag_values)
     logging.info("preset %s: %s", flag_values.preset, config)
+    strategy = make_strategy(flag_values.strategy, flag_values.tpu)
     data = arguments.study_data(config)
     evaluated = evaluations.evaluate(config, data)
     all_variants, audited, deployments = arguments.variants(config)
     store = PredictionStore(os.path.join(flag_values.out_dir, "store"))
-    strategy = make_strategy(flag_values.strategy, flag_values.tpu)
     population = Population(
         arguments.model_fn(config, data.input_shape, data.info.num_classes), data.train,
         evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
@@ -88,8 +90,13 @@ def study_main(presets, flag_values, *, title):
     """The ``main`` of an experiment script, for ``absl.app.run``: :func:`run_study`, then the
     console summary printed (nothing when this job's shard finished before the others)."""
     def main(argv):
+        from pie_tf.errors import PieTfError
+
         del argv
-        summary = run_study(presets, flag_values, title=title)
+        try:
+            summary = run_study(presets, flag_values, title=title)
+        except PieTfError as err:  # a refused flag or a damaged store: the message, no traceback
+            raise SystemExit(f"error: {err}") from None
         if summary is not None:
             print(summary)
     return main

@@ -30,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from pie_tf.errors import InvalidArgumentError
+
 __all__ = ["Variant", "standard_variants", "TFLITE_MODES", "MITIGATIONS"]
 
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
@@ -162,6 +164,11 @@ def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
     if unknown or len(set(mitigations)) != len(mitigations):
         raise ValueError(f"`mitigations` must be distinct keys of {sorted(MITIGATIONS)}; got "
                          f"{mitigations!r}.")
+    sparsities = list(sparsities)
+    canonical = [Variant("prune", float(s)).name for s in sparsities]
+    if len(set(canonical)) != len(canonical):
+        raise InvalidArgumentError(f"`sparsities` holds a sparsity twice ({sparsities!r}): each "
+                                   "would name the same variant.")
     names = ["dense"]
     for s in sparsities:
         if pruning in ("during", "both"):
