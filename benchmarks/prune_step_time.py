@@ -88,7 +88,7 @@ def callback_overhead_ms(callback, calls=200):
     on a step without a mask update and on one with (all masks recomputed by tfmot's top-k).
     """
     state, sync = callback._state, callback._sync_fn
-    schedule = callback._resolved_schedule[0]
+    schedule = callback.resolved_schedule.schedule
     advance = tf.constant(True)
     for _ in range(10):
         sync(advance)

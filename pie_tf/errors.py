@@ -19,6 +19,9 @@ __all__ = [
     "NotAFlatbufferError",
     "MissingEvaluationError",
     "ConfigMismatchError",
+    "IncompletePruningError",
+    "PieTfWarning",
+    "PruningWarning",
 ]
 
 
@@ -90,3 +93,27 @@ class ConfigMismatchError(PieTfError, ValueError):
     def __init__(self, message, differences=None):
         self.differences = dict(differences or {})
         super().__init__(message)
+
+
+class IncompletePruningError(PieTfError, RuntimeError):
+    """Training ended before the pruning schedule reached its target sparsity
+    (``PruneCallback(if_incomplete="raise")``).
+
+    Attributes
+    ----------
+    reached, target : float
+        The sparsity the masks reached (over all pruned tensors) and the target.
+    """
+
+    def __init__(self, message, *, reached, target):
+        self.reached, self.target = float(reached), float(target)
+        super().__init__(message)
+
+
+class PieTfWarning(UserWarning):
+    """Base class of the warnings pie_tf issues (filter them with ``warnings`` by type)."""
+
+
+class PruningWarning(PieTfWarning):
+    """A PruneCallback did something the user should know of: a schedule that training cut short
+    (and how it was finished), restored weights pruned again, frozen layers pruned."""

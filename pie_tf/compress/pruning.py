@@ -23,14 +23,19 @@ dependency (``model._track_trackable``), not as a layer: ``tf.train.Checkpoint(m
 """
 from __future__ import annotations
 
-import logging
 import numbers
 import os
+import sys
+import warnings
 
 import numpy as np
 
 from pie_tf._keras import check_model, keras, tf
+from pie_tf.compress.schedule import (SCHEDULE_NAMES, check_fraction_or_step, is_step_count,
+                                      resolve_schedule)
+from pie_tf.errors import IncompletePruningError, PruningWarning
 
+from tensorflow_model_optimization.python.core.quantization.keras import quantize_wrapper
 from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
@@ -38,17 +43,8 @@ from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 __all__ = ["PruneCallback", "clone_dense", "prunable_weights"]
 
-_LOG = logging.getLogger(__name__)
-
 # Name of the checkpoint dependency that holds the pruning state on the model.
 STATE_NAME = "pie_tf_pruning"
-
-# tfmot's (and Zhu & Gupta's) mask-update interval; shortened for short schedules (see
-# ``_default_frequency``) so a short fit still gets several gradual steps.
-_TFMOT_FREQUENCY = 100
-_MIN_UPDATES = 10
-
-_SCHEDULE_NAMES = ("polynomial_decay", "constant")
 
 
 # --------------------------------------------------------------------------------------------
@@ -56,13 +52,37 @@ _SCHEDULE_NAMES = ("polynomial_decay", "constant")
 # --------------------------------------------------------------------------------------------
 
 def _all_layers(model):
-    """Every non-model layer of ``model``, nested models flattened, in model order."""
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if not isinstance(layer, keras.Model)]
+    """Every non-model layer of ``model``, nested models flattened, in model order.
+
+    The layer inside a tfmot ``QuantizeWrapper`` (a QAT model) is left out: the wrapper owns its
+    float weights, and the inner layer's attributes hold quantized tensors of the last trace.
+    """
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if not isinstance(layer, keras.Model)]
+    wrapped = {id(layer.layer) for layer in layers
+               if isinstance(layer, quantize_wrapper.QuantizeWrapper)}
+    return [layer for layer in layers if id(layer) not in wrapped]
+
+
+def _quantized_layer_weights(wrapper):
+    """The float variables of a QAT ``QuantizeWrapper`` that the registry would prune."""
+    names = [name.rpartition(".")[2] for name in
+             _registry_weight_names(wrapper.layer)]
+    by_name = {w.name.rpartition("/")[2].split(":")[0]: w for w, _, _ in wrapper._weight_vars}
+    return [by_name[name] for name in names if name in by_name]
+
+
+def _registry_weight_names(layer):
+    registry = prune_registry.PruneRegistry
+    if not registry.supports(layer) or registry._is_rnn_layer(layer):
+        return []
+    return list(registry._weight_names(layer))
 
 
 def _registry_weights(layer):
     """The weights tfmot's prune registry would prune in ``layer`` (without modifying it)."""
+    if isinstance(layer, quantize_wrapper.QuantizeWrapper):
+        return _quantized_layer_weights(layer)
     if isinstance(layer, prunable_layer.PrunableLayer):
         return list(layer.get_prunable_weights())
     registry = prune_registry.PruneRegistry
@@ -186,46 +206,103 @@ def get_pruning_state(model):
     return model._lookup_dependency(STATE_NAME)
 
 
+def _nonzero(weight):
+    """``weight``'s current non-zeros as a mask (all ones where the tensor is entirely zero)."""
+    keep = tf.not_equal(weight, 0)
+    # An entirely zero tensor (a zero-initialised head, say) has nothing pruned in it: treating
+    # its zeros as pruned would freeze it at zero for good.
+    return tf.logical_or(keep, tf.logical_not(tf.reduce_any(keep)))
+
+
 class _PruningState(tf.Module):
     """Step, masks and thresholds of the pruned tensors of one model (a checkpoint dependency).
 
-    ``step`` counts the training steps completed under pruning (as ``optimizer.iterations``
-    does); the masks are those in force for step ``step + 1``.
+    ``step`` counts the training steps completed under this schedule (0 before its first step);
+    the masks are those in force for step ``step + 1``. ``keep`` is the floor under the masks:
+    the weights that were non-zero when the schedule started (so a model pruned before keeps its
+    zeros), lowered to the target masks if training ended before the schedule did.
+    ``total_steps`` is the length of training the schedule's fractions refer to (-1: unknown),
+    so a resumed fit rebuilds the same schedule.
     """
+
+    # A freshly made state holds step -1 until it is either restored from a checkpoint (which
+    # writes the saved step) or started: that is how the callback tells a resume from a new run.
+    _UNSET = -1
 
     def __init__(self, weights):
         super().__init__(name=STATE_NAME)
         self.weight_names = tuple(w.name for w in weights)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="pruning_step")
-        # Masks start from the weights' current zeros, so a model pruned earlier (for instance
-        # restored from an h5 file) keeps its zeros until the schedule first updates the masks;
-        # for a dense model this is tfmot's all-ones start. A checkpoint restore overwrites them.
-        self.masks = [tf.Variable(tf.cast(tf.not_equal(w, 0), w.dtype), trainable=False,
-                                  name="mask") for w in weights]
+        self.step = tf.Variable(self._UNSET, dtype=tf.int64, trainable=False,
+                                name="pruning_step")
+        self.total_steps = tf.Variable(self._UNSET, dtype=tf.int64, trainable=False,
+                                       name="total_steps")
+        self.keep = [tf.Variable(_nonzero(w), trainable=False, name="keep") for w in weights]
+        # Masks start at the floor: for a dense model tfmot's all-ones start; for a pruned one
+        # (for instance restored from an h5 file) its zeros. A checkpoint restore overwrites them.
+        self.masks = [tf.Variable(tf.cast(k, w.dtype), trainable=False, name="mask")
+                      for k, w in zip(self.keep, weights)]
         self.thresholds = [tf.Variable(tf.zeros([], w.dtype), trainable=False, name="threshold")
                            for w in weights]
+
+    def restart(self, weights, total_steps):
+        """Start a new schedule here: step 0, masks and floor from the weights' current zeros."""
+        self.step.assign(0)
+        self.total_steps.assign(self._UNSET if total_steps is None else total_steps)
+        for weight, keep, mask in zip(weights, self.keep, self.masks):
+            keep.assign(_nonzero(weight))
+            mask.assign(tf.cast(keep, mask.dtype))
+
+    def mask_sparsity(self):
+        """Fraction of zeros over all masks (what the pruned tensors hold after the next step)."""
+        zeros = sum(float(tf.size(m, tf.float64)) - float(tf.reduce_sum(tf.cast(m, tf.float64)))
+                    for m in self.masks)
+        return zeros / max(sum(int(tf.size(m)) for m in self.masks), 1)
+
+
+class _FlooredPruning(pruning_impl.Pruning):
+    """tfmot's mask arithmetic, never un-pruning a weight that is below the floor ``keep``.
+
+    tfmot recomputes a mask by magnitude alone, so a model pruned earlier would get its zeros
+    back at the first update of a new, lower sparsity. Here the magnitude is taken of
+    ``weight * keep`` (the floor's zeros are the smallest magnitudes, so tfmot's top-k prunes
+    them first and its counts stay exact) and the result is multiplied by ``keep`` (so a
+    sparsity below the floor's leaves the floor in force). With an all-ones floor (a dense start)
+    this is tfmot's own update.
+    """
+
+    def __init__(self, *args, keep, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._keep = {id(weight): k for (weight, _, _), k in zip(self._pruning_vars, keep)}
+
+    def _maybe_update_block_mask(self, weights):
+        keep = tf.cast(self._keep[id(weights)], weights.dtype)
+        threshold, mask = super()._maybe_update_block_mask(weights * keep)
+        return threshold, mask * keep
+
+
+def _sibling_callbacks(callback):
+    """The other callbacks of the ``fit`` that is calling ``callback``, or ``None``.
+
+    Keras hands a callback no reference to its siblings, yet what PruneCallback must do at the
+    end of training depends on them (EarlyStopping(restore_best_weights=True) replaces the
+    weights after the last step). Both Keras flavours call a hook from a ``CallbackList`` method,
+    so the list is found on the calling frames.
+    """
+    frame = sys._getframe(1)
+    for _ in range(4):
+        frame = frame.f_back
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        siblings = getattr(owner, "callbacks", None)
+        if isinstance(siblings, list) and any(c is callback for c in siblings):
+            return siblings
+    return None
 
 
 # --------------------------------------------------------------------------------------------
 # The callback
 # --------------------------------------------------------------------------------------------
-
-def _is_step_count(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_fraction_or_step(value, argname):
-    if _is_step_count(value):
-        if value < 0:
-            raise ValueError(f"`{argname}` as a step count must be >= 0; got {value}.")
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"`{argname}` as a fraction of training must be in [0, 1]; got "
-                             f"{value}. Pass an int for a step count.")
-    else:
-        raise TypeError(f"`{argname}` must be a float fraction of training in [0, 1] or an int "
-                        f"step count; got {value!r}.")
-
 
 def _pair_of_positive_ints(value, argname):
     try:
@@ -233,14 +310,16 @@ def _pair_of_positive_ints(value, argname):
     except TypeError:
         pair = ()
     if len(pair) != 2 or any(v <= 0 for v in pair) or any(
-            isinstance(v, bool) or not _is_step_count(v) for v in value):
+            isinstance(v, bool) or not is_step_count(v) for v in value):
         raise ValueError(f"`{argname}` must be a pair of positive ints; got {value!r}.")
     return pair
 
 
-def _default_frequency(span):
-    """tfmot's 100 steps, but at least ``_MIN_UPDATES`` updates over a short schedule."""
-    return int(max(1, min(_TFMOT_FREQUENCY, span // _MIN_UPDATES)))
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+INCOMPLETE_CHOICES = ("finish", "warn", "raise")
 
 
 class PruneCallback(keras.callbacks.Callback):
@@ -261,15 +340,16 @@ class PruneCallback(keras.callbacks.Callback):
         between ``begin`` and ``end``. ``"constant"``: ``ConstantSparsity(target_sparsity)``
         applied every ``frequency`` steps between ``begin`` and ``end``. A ``PruningSchedule``
         instance (built-in or a user subclass) is used as given, its steps counted from the
-        first step of training (step 1); then ``begin``, ``end`` and ``frequency`` must be left
-        unset, and the schedule must reach ``target_sparsity`` within the training.
+        first step of the schedule's training (step 1); then ``begin``, ``end`` and
+        ``frequency`` must be left unset, and the schedule must reach ``target_sparsity``
+        within the training.
     begin, end : float or int, optional
         Where pruning starts and ends: a float is a fraction of the training this callback is
-        attached to (``epochs * steps_per_epoch`` of the first ``fit``), an int a step count.
-        Defaults 0.0 and 1.0 (the whole fit). ``end`` is moved down to the last mask update
-        (``begin + k * frequency``), so the target sparsity is reached exactly. An ``end``
-        past the training is an error (rather than clamping, which would silently never reach
-        the target sparsity).
+        attached to (the steps its first ``fit`` runs: ``(epochs - initial_epoch) *
+        steps_per_epoch``), an int a step count from its first step. Defaults 0.0 and 1.0 (the
+        whole fit). ``end`` is moved down to the last mask update (``begin + k * frequency``),
+        so the target sparsity is reached exactly. An ``end`` past the training is an error
+        (rather than clamping, which would silently never reach the target sparsity).
     frequency : int, optional
         Steps between mask updates. Default: tfmot's 100, reduced to ``span // 10`` (at least
         1) for schedules shorter than 1,000 steps, so short fits still prune gradually.
@@ -285,6 +365,19 @@ class PruneCallback(keras.callbacks.Callback):
         How a block's magnitude is pooled (tfmot's option). Default ``"AVG"``.
     layers : optional
         Which weights to prune; see :func:`prunable_weights`. Default: tfmot's prune registry.
+    prune_frozen : bool or None, optional
+        Whether weights of frozen layers (``trainable=False``, e.g. a transfer-learning
+        backbone) are pruned. ``None`` (default): they are, as tfmot prunes them, with a warning
+        that names them (they cannot retrain around their pruned weights) unless ``layers``
+        chose them; ``True``: they are, silently; ``False``: they are left dense.
+    if_incomplete : {"finish", "warn", "raise"}
+        What happens when training ends before the schedule does (EarlyStopping, a dataset
+        that runs out, an int ``end`` past the steps the data holds). ``"finish"`` (default):
+        the masks are completed to ``target_sparsity`` in one step at the end of training and a
+        :class:`pie_tf.errors.PruningWarning` gives the sparsity reached, the target and the
+        fix; ``"warn"``: the model is left at the sparsity reached, with the same warning;
+        ``"raise"``: :class:`pie_tf.errors.IncompletePruningError` (the model is left at the
+        sparsity reached).
     log_dir : str, optional
         If given, per-tensor sparsity (from the masks) and the scheduled sparsity are written to
         ``log_dir/pruning`` as TensorBoard scalars at every epoch end.
@@ -295,19 +388,27 @@ class PruneCallback(keras.callbacks.Callback):
       ``"pie_tf_pruning"``: ``tf.train.Checkpoint(model=model)``, ``model.save_weights`` (TF
       format) and ``ModelCheckpoint(save_weights_only=True)`` save them; ``model.weights`` is
       unchanged. To resume, restore the checkpoint into the model, then call ``fit`` with the
-      same ``epochs`` and ``initial_epoch`` and a ``PruneCallback`` with the same arguments.
+      same ``epochs`` and an ``initial_epoch`` > 0 and a ``PruneCallback`` with the same
+      arguments. ``initial_epoch`` > 0 without a restored checkpoint starts a new schedule over
+      the steps that fit runs (with a warning), never a jump into the middle of one.
     * A later ``fit`` with the same callback continues the step count: once the schedule has
       ended the masks stay fixed and pruned weights stay zero. A *new* callback with
-      ``initial_epoch=0`` starts a new schedule.
+      ``initial_epoch=0`` starts a new schedule, from the model's current zeros: weights that
+      are zero when it starts stay zero.
+    * At the end of training the masks are applied once more, after every other callback: the
+      weights EarlyStopping(restore_best_weights=True) restores are pruned too (with a warning
+      when they came from an epoch before the schedule ended).
     * ``steps_per_execution`` must be 1: Keras calls callbacks once per execution, and masking
       only every k-th step would let pruned weights take part in the steps in between.
     * Under ``tf.distribute.MirroredStrategy`` the masks are mirrored variables updated in
       cross-replica context; build and compile the model in ``strategy.scope()`` as usual.
+    * A model built on its first batch (a Sequential without ``Input``) gets its masks after
+      that batch: the first step runs on the weights as initialised.
     """
 
     def __init__(self, target_sparsity, *, schedule=None, begin=None, end=None, frequency=None,
                  m_by_n=None, block_size=None, block_pooling_type="AVG", layers=None,
-                 log_dir=None):
+                 prune_frozen=None, if_incomplete="finish", log_dir=None):
         super().__init__()
         if (isinstance(target_sparsity, bool) or not isinstance(target_sparsity, numbers.Real)
                 or not 0.0 <= float(target_sparsity) < 1.0):
@@ -322,16 +423,16 @@ class PruneCallback(keras.callbacks.Callback):
                 raise ValueError(f"{names} cannot be combined with a "
                                  "PruningSchedule instance as `schedule`; set its steps in the "
                                  "schedule itself.")
-        elif schedule is not None and schedule not in _SCHEDULE_NAMES:
-            raise ValueError(f"`schedule` must be None, one of {list(_SCHEDULE_NAMES)} or a "
+        elif schedule is not None and schedule not in SCHEDULE_NAMES:
+            raise ValueError(f"`schedule` must be None, one of {list(SCHEDULE_NAMES)} or a "
                              "tfmot.sparsity.keras.PruningSchedule instance; got "
                              f"{schedule!r}.")
         self.schedule = schedule
-        self.begin = 0.0 if begin is None else begin
-        self.end = 1.0 if end is None else end
-        _check_fraction_or_step(self.begin, "begin")
-        _check_fraction_or_step(self.end, "end")
-        if frequency is not None and (not _is_step_count(frequency) or frequency < 1):
+        for value, argname in ((begin, "begin"), (end, "end")):
+            if value is not None:
+                check_fraction_or_step(value, argname)
+        self.begin, self.end = begin, end
+        if frequency is not None and (not is_step_count(frequency) or frequency < 1):
             raise ValueError(f"`frequency` must be a positive int (steps); got {frequency!r}.")
         self.frequency = frequency
 
@@ -356,6 +457,13 @@ class PruneCallback(keras.callbacks.Callback):
             raise TypeError(f"`layers` must be None, a callable, or layer names/objects; got "
                             f"{layers!r}.")
         self.layers = layers
+        if prune_frozen not in (None, True, False):
+            raise ValueError(f"`prune_frozen` must be None, True or False; got {prune_frozen!r}.")
+        self.prune_frozen = prune_frozen
+        if if_incomplete not in INCOMPLETE_CHOICES:
+            raise ValueError(f"`if_incomplete` must be one of {list(INCOMPLETE_CHOICES)}; got "
+                             f"{if_incomplete!r}.")
+        self.if_incomplete = if_incomplete
         if log_dir is not None and (not isinstance(log_dir, (str, os.PathLike)) or not
                                     str(log_dir)):
             raise ValueError(f"`log_dir` must be a non-empty path; got {log_dir!r}.")
@@ -363,14 +471,18 @@ class PruneCallback(keras.callbacks.Callback):
 
         # Required so Keras does not copy logs to numpy (a device sync) after every batch.
         self._supports_tf_logs = True
-        self._resolved_schedule = None   # (schedule, begin_step, end_step) from the first fit
+        self.resolved_schedule = None     # ResolvedSchedule of the state in force
         self._state = None
         self._weights = None
-        self._pruning = None
         self._sync_fn = None
+        self._apply_fn = None
+        self._finish_fn = None
         self._writer = None
-        self._first_epoch_of_fit = False
-        self._is_new_run = False
+        self._pending_epoch = None        # epoch at which the state is still to be attached
+        self._siblings = None
+        self._finisher = None
+        self._fit = None                  # what the current fit did, for end-of-training checks
+        self._continuing = False
 
     # -- keras hooks -------------------------------------------------------------------------
 
@@ -387,56 +499,77 @@ class PruneCallback(keras.callbacks.Callback):
                 f"PruneCallback needs `steps_per_execution=1` in model.compile (got "
                 f"{int(spe.numpy())}): callbacks run once per execution, so pruned weights would "
                 "take part in the steps in between.")
-        self._setup_weights(model)
-        self._resolve_schedule()
-        self._setup_state(model)
-        self._first_epoch_of_fit = True
+        self._fit = {"steps": 0, "epoch_sparsity": {}, "epoch_logs": {}, "first_epoch": None}
+        self._siblings = _sibling_callbacks(self)
+        if self._siblings is not None:
+            # End-of-training work runs after every other callback's on_train_end.
+            self._siblings[:] = [c for c in self._siblings if not isinstance(c, _EndOfTraining)]
+            self._finisher = _EndOfTraining(self)
+            self._siblings.append(self._finisher)
+        self._pending_epoch = True
+        if self.model.built:
+            self._attach_state()
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._first_epoch_of_fit:
+        if self._pending_epoch is not True:
             return
-        self._first_epoch_of_fit = False
-        state = self._state
-        if epoch > 0 or self._is_new_run:
-            # Resume (initial_epoch > 0) or a new schedule: the step is where Keras says
-            # training is; a restored checkpoint holds the same value.
-            steps = self.params.get("steps")
-            if epoch > 0 and not steps:
-                raise ValueError("PruneCallback cannot resume at `initial_epoch` > 0 without "
-                                 "knowing the steps per epoch; pass `steps_per_epoch` to fit.")
-            state.step.assign(epoch * (steps or 0))
-        self._is_new_run = False
-        self._sync_fn(tf.constant(False))
+        self._pending_epoch = epoch
+        self._fit["first_epoch"] = epoch
+        if self.model.built:
+            self._start(epoch)
 
     def on_train_batch_end(self, batch, logs=None):
+        self._fit["steps"] += 1
+        if self._pending_epoch is not None:      # a model built by its first batch
+            self._attach_state()
+            self._start(self._pending_epoch)
         self._sync_fn(tf.constant(True))
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._state is None:
+            return
+        self._fit["epoch_sparsity"][epoch] = self._state.mask_sparsity()
+        self._fit["epoch_logs"][epoch] = {k: _as_float(v) for k, v in (logs or {}).items()}
         if self._writer is None:
             return
         step = int(self._state.step.numpy())
-        schedule = self._resolved_schedule[0]
         with self._writer.as_default(step=step):
             tf.summary.scalar("pruning/scheduled_sparsity",
-                              float(schedule(tf.constant(max(step, 1), tf.int64))[1]))
+                              self.resolved_schedule.sparsity_at(step))
             for name, mask in zip(self._state.weight_names, self._state.masks):
                 tf.summary.scalar(f"pruning/sparsity/{name.split(':')[0]}",
                                   1.0 - float(tf.reduce_mean(mask)))
         self._writer.flush()
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.flush()
+        if self._finisher is None:      # no callback list found: do the end work here
+            self._end_of_training()
 
     # -- set-up --------------------------------------------------------------------------------
 
-    def _setup_weights(self, model):
+    def _select_weights(self, model):
         pairs = prunable_weights(model, self.layers)
         if not pairs:
             raise ValueError(
                 "`model` has no prunable weights: tfmot's prune registry selects kernels of "
                 "Conv/Dense-type layers (and `layers=` selects explicitly); this model has "
                 f"layers {[type(l).__name__ for l in _all_layers(model)]}.")
+        trainable = {id(w) for w in model.trainable_weights}
+        frozen = [(layer, w) for layer, w in pairs if id(w) not in trainable]
+        if frozen and self.prune_frozen is False:
+            pairs = [(layer, w) for layer, w in pairs if id(w) in trainable]
+            if not pairs:
+                raise ValueError("`prune_frozen=False` leaves nothing to prune: every prunable "
+                                 "weight of `model` belongs to a frozen layer "
+                                 "(trainable=False).")
+        elif frozen and self.prune_frozen is None and self.layers is None:
+            names = [w.name for _, w in frozen]
+            warnings.warn(
+                f"PruneCallback prunes {_plural(len(frozen), 'weight tensor')} of frozen layers "
+                f"(trainable=False), which do not train and so cannot adapt to their pruned "
+                f"weights: {names[:5]}{' ...' if len(names) > 5 else ''}. Pass "
+                "prune_frozen=False to leave them dense, or prune_frozen=True to prune them "
+                "without this warning.", PruningWarning, stacklevel=3)
         weights = [w for _, w in pairs]
         if self.m_by_n is not None:
             n = self.m_by_n[1]
@@ -459,122 +592,293 @@ class PruneCallback(keras.callbacks.Callback):
             if bad:
                 raise ValueError(f"`block_size`={self.block_size} is larger than these weights: "
                                  f"{bad}.")
-        self._weights = weights
+        return weights
 
-    def _resolve_schedule(self):
-        """Turn begin/end/frequency into a tfmot schedule for this training (first fit only)."""
-        if self._resolved_schedule is not None:
-            return
+    def _training(self, initial_epoch):
+        """(steps this fit runs or None, how messages describe it)."""
         epochs, steps = self.params.get("epochs"), self.params.get("steps")
-        total = int(epochs) * int(steps) if epochs and steps else None
-        if isinstance(self.schedule, tfmot_sparsity.PruningSchedule):
-            schedule = self.schedule
-            self._check_given_schedule(schedule, total)
-            self._resolved_schedule = (schedule, getattr(schedule, "begin_step", None),
-                                       getattr(schedule, "end_step", None))
-            return
+        if not (epochs and steps):
+            return None, "this fit"
+        n_epochs = int(epochs) - int(initial_epoch)
+        return n_epochs * int(steps), (f"this fit ({_plural(n_epochs, 'epoch')} x "
+                                       f"{int(steps)} steps)")
 
-        def to_step(value, argname):
-            if _is_step_count(value):
-                return int(value)
-            if total is None:
-                raise ValueError(f"`{argname}`={value} is a fraction of training, but this fit "
-                                 "does not say how many steps it runs; pass `steps_per_epoch` "
-                                 f"to fit or give `{argname}` as an int step count.")
-            return int(round(float(value) * total))
+    def _resolve(self, total, training):
+        return resolve_schedule(self.target_sparsity, schedule=self.schedule, begin=self.begin,
+                                end=self.end, frequency=self.frequency, m_by_n=self.m_by_n,
+                                total_steps=total, training=training)
 
-        begin_step, end_step = to_step(self.begin, "begin"), to_step(self.end, "end")
-        if total is not None and end_step > total:
-            raise ValueError(f"`end`={self.end} lies past the training this callback is attached "
-                             f"to ({total} steps = {epochs} epochs x {steps} steps); pass an end "
-                             f"<= {total} (or a fraction <= 1.0).")
-        if end_step <= begin_step:
-            raise ValueError(f"`end` ({self.end} -> step {end_step}) must come after `begin` "
-                             f"({self.begin} -> step {begin_step}).")
-        frequency = self.frequency or _default_frequency(end_step - begin_step)
-        aligned_end = begin_step + (end_step - begin_step) // frequency * frequency
-        if aligned_end <= begin_step:
-            raise ValueError(f"`frequency`={frequency} is longer than the pruning span "
-                             f"({begin_step}..{end_step}); no mask update would happen.")
-        if aligned_end != end_step and (_is_step_count(self.end) or self.frequency):
-            _LOG.warning("PruneCallback: end step %d moved to %d, the last mask update with "
-                         "frequency %d, so the target sparsity is reached.", end_step,
-                         aligned_end, frequency)
-        if self.schedule == "constant":
-            schedule = tfmot_sparsity.ConstantSparsity(
-                self.target_sparsity, begin_step=begin_step, end_step=aligned_end,
-                frequency=frequency)
-        else:
-            schedule = tfmot_sparsity.PolynomialDecay(
-                initial_sparsity=0.0, final_sparsity=self.target_sparsity,
-                begin_step=begin_step, end_step=aligned_end, power=3, frequency=frequency)
-        self._resolved_schedule = (schedule, begin_step, aligned_end)
-
-    def _check_given_schedule(self, schedule, total):
-        if self.m_by_n is not None:
-            return
-        end = getattr(schedule, "end_step", None)
-        if total is None:
-            return
-        if isinstance(end, numbers.Integral) and end > total:
-            raise ValueError(f"`schedule` ends at step {end}, past the training this callback is "
-                             f"attached to ({total} steps); build it with end_step <= {total}.")
-        # Evaluate the schedule over every step of training at once (schedules are elementwise
-        # tf functions of the step) and check that its last update reaches the target.
-        steps = tf.range(1, total + 1, dtype=tf.int64)
-        should, sparsity = schedule(steps)
-        should = np.broadcast_to(np.asarray(should), (total,))
-        sparsity = np.broadcast_to(np.asarray(sparsity, dtype=np.float64), (total,))
-        updates = np.flatnonzero(should)
-        reached = None if updates.size == 0 else float(sparsity[updates[-1]])
-        if reached is None or abs(reached - self.target_sparsity) > 1e-6:
-            raise ValueError(
-                f"`schedule` ({type(schedule).__name__}) does not reach target_sparsity="
-                f"{self.target_sparsity:g} at its last mask update within the {total} training "
-                f"steps (it reaches {reached}); make its final sparsity the target and its last "
-                "update step <= the training length.")
-
-    def _setup_state(self, model):
+    def _attach_state(self):
+        """Attach the pruning state to the model (restoring a checkpoint's), or re-use ours."""
+        model = self.model
+        weights = self._select_weights(model)
         state = get_pruning_state(model)
-        names = tuple(w.name for w in self._weights)
-        shapes_match = state is not None and tuple(state.weight_names) == names and all(
-            m.shape == w.shape for m, w in zip(state.masks, self._weights))
-        if shapes_match and state is self._state:
-            self._is_new_run = False      # a later fit with the same callback: continue
+        names = tuple(w.name for w in weights)
+        self._continuing = (
+            state is not None and state is self._state and tuple(state.weight_names) == names
+            and all(m.shape == w.shape for m, w in zip(state.masks, weights)))
+        if self._continuing:
+            return
+        with model.distribute_strategy.scope():
+            state = _PruningState(weights)
+        # A checkpoint restored into the model before this fit (model.load_weights,
+        # tf.train.Checkpoint(model=...).restore) restores the state here, on attachment.
+        model._track_trackable(state, name=STATE_NAME, overwrite=True)
+        self._state, self._weights = state, weights
+
+    def _start(self, initial_epoch):
+        """Decide resume or new schedule, resolve it, and apply the masks for the next step."""
+        self._pending_epoch = None
+        state, weights = self._state, self._weights
+        if self._continuing:
+            self._sync_fn(tf.constant(False))   # a later fit with the same callback: continue
+            return
+        total, training = self._training(initial_epoch)
+        restored = int(state.step.numpy()) != _PruningState._UNSET
+        if restored and initial_epoch > 0:
+            # A resume: the checkpoint holds the step; fractions refer to the training the
+            # interrupted run started (recorded in the state; older checkpoints: the whole fit).
+            saved_total = int(state.total_steps.numpy())
+            if saved_total >= 0:
+                total, training = saved_total, f"the resumed run ({saved_total} steps)"
+            else:
+                total, training = self._training(0)
+            resolved = self._resolve(total, training)
         else:
-            with model.distribute_strategy.scope():
-                state = _PruningState(self._weights)
-            # A checkpoint restored into the model before this fit (model.load_weights,
-            # tf.train.Checkpoint(model=...).restore) restores the state here, on attachment.
-            model._track_trackable(state, name=STATE_NAME, overwrite=True)
-            self._state = state
-            self._is_new_run = True
-        if self._is_new_run or self._sync_fn is None:
-            self._build_sync(state)
+            resolved = self._resolve(total, training)
+            if initial_epoch > 0:
+                warnings.warn(
+                    f"PruneCallback: fit starts at initial_epoch={initial_epoch}, but no pruning "
+                    "checkpoint was restored into the model, so this is not a resume: a new "
+                    f"schedule starts now and spans {training}"
+                    + (f", {total} steps" if total is not None else "")
+                    + ". To resume an interrupted pruning run, restore its checkpoint first "
+                    "(model.load_weights(path) or tf.train.Checkpoint(model=model).read(path)).",
+                    PruningWarning, stacklevel=3)
+            state.restart(weights, total)
+        self.resolved_schedule = resolved
+        self._warn_if_already_sparser()
+        self._build_functions(state)
         if self.log_dir is not None and self._writer is None:
             self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "pruning"))
+        self._sync_fn(tf.constant(False))
 
-    def _build_sync(self, state):
-        """tfmot's Pruning over all (weight, mask, threshold) triples, and the compiled step."""
-        self._pruning = pruning_impl.Pruning(
-            training_step_fn=lambda: state.step + 1,
-            pruning_vars=list(zip(self._weights, state.masks, state.thresholds)),
-            pruning_schedule=self._resolved_schedule[0],
-            block_size=self.block_size or (1, 1),
-            block_pooling_type=self.block_pooling_type,
-            sparsity_m_by_n=self.m_by_n)
-        # Traced once per state; later fits with the same callback reuse the graph.
-        self._sync_fn = tf.function(self._sync)
+    def _warn_if_already_sparser(self):
+        target = self.target_sparsity
+        above = []
+        for name, keep in zip(self._state.weight_names, self._state.keep):
+            size = int(tf.size(keep))
+            zeros = size - int(tf.math.count_nonzero(keep))
+            if zeros > size - max(int(np.round(np.float32(size) * np.float32(1 - target))), 1):
+                above.append(f"{name} ({zeros / size:.4f})")
+        if above:
+            warnings.warn(
+                f"PruneCallback: these tensors already hold more zeros than target_sparsity="
+                f"{target:g}; their zeros are kept, so they end above the target: "
+                f"{', '.join(above[:5])}{' ...' if len(above) > 5 else ''}.",
+                PruningWarning, stacklevel=4)
 
-    def _sync(self, advance):
-        """One compiled step for all pruned tensors: advance, maybe re-mask, apply the masks."""
-        state = self._state
-        step = tf.cond(advance, lambda: state.step.assign_add(1),
-                       lambda: tf.identity(state.step))
-        with tf.control_dependencies([step]):
-            # tfmot's own tf.cond on the schedule (or on step 1 for m-by-n masks).
-            update = self._pruning.conditional_mask_update()
-        with tf.control_dependencies([update]):
+    def _build_functions(self, state):
+        """tfmot's Pruning over all (weight, mask, threshold) triples, and the compiled steps."""
+        triples = list(zip(self._weights, state.masks, state.thresholds))
+        common = dict(block_size=self.block_size or (1, 1),
+                      block_pooling_type=self.block_pooling_type, keep=state.keep)
+        pruning = _FlooredPruning(
+            training_step_fn=lambda: state.step + 1, pruning_vars=triples,
+            pruning_schedule=self.resolved_schedule.schedule, sparsity_m_by_n=self.m_by_n,
+            **common)
+        # The same arithmetic at the target sparsity, for a schedule that training cut short.
+        at_target = _FlooredPruning(
+            training_step_fn=lambda: tf.constant(1, tf.int64), pruning_vars=triples,
+            pruning_schedule=tfmot_sparsity.ConstantSparsity(self.target_sparsity, 0,
+                                                             frequency=1),
+            sparsity_m_by_n=self.m_by_n, **common)
+
+        def apply_masks():
             for weight, mask in zip(self._weights, state.masks):
                 weight.assign(weight * mask)
-        return step
+
+        def sync(advance):
+            """One compiled step for all pruned tensors: advance, maybe re-mask, apply."""
+            step = tf.cond(advance, lambda: state.step.assign_add(1),
+                           lambda: tf.identity(state.step))
+            with tf.control_dependencies([step]):
+                # tfmot's own tf.cond on the schedule (or on step 1 for m-by-n masks).
+                update = pruning.conditional_mask_update()
+            with tf.control_dependencies([update]):
+                apply_masks()
+            return step
+
+        def finish():
+            update = at_target.conditional_mask_update()
+            with tf.control_dependencies([update]):
+                for keep, mask in zip(state.keep, state.masks):
+                    keep.assign(tf.not_equal(mask, 0))
+                apply_masks()
+
+        # Traced once per state; later fits with the same callback reuse the graphs.
+        self._sync_fn = tf.function(sync)
+        self._apply_fn = tf.function(apply_masks)
+        self._finish_fn = tf.function(finish)
+
+    # -- end of training -------------------------------------------------------------------
+
+    def _schedule_reached(self):
+        """Whether the target-sparsity masks are in force (the schedule's last update ran)."""
+        if self.m_by_n is not None:
+            return True                          # computed once, before the first step
+        next_step = int(self._state.step.numpy()) + 1
+        steps = tf.range(1, next_step + 1, dtype=tf.int64)
+        should, sparsity = self.resolved_schedule.schedule(steps)
+        should = np.broadcast_to(np.asarray(should), (next_step,))
+        sparsity = np.broadcast_to(np.asarray(sparsity, np.float64), (next_step,))
+        return bool(np.any(should & (np.abs(sparsity - self.target_sparsity) < 1e-6)))
+
+    def _end_of_training(self):
+        self._finisher = None
+        state, fit = self._state, self._fit
+        if state is None or fit is None or fit["steps"] == 0:
+            return
+        self._fit = None
+        messages = []
+        # Weights replaced after the last step (EarlyStopping(restore_best_weights=True), a
+        # user's set_weights): the masks no longer match them.
+        revived = any(bool(tf.reduce_any((w != 0) & (m == 0)))
+                      for w, m in zip(self._weights, state.masks))
+        restorer = self._best_weights_restorer()
+        reached = state.mask_sparsity()
+        incomplete = not self._schedule_reached()
+        if incomplete and not bool(self._reached_before()):
+            messages.append(self._incomplete_message(fit, reached))
+            if self.if_incomplete == "finish":
+                self._finish_fn()
+                messages.append(
+                    f"The masks were completed to {self.target_sparsity:g} in one step, "
+                    "without training after it (accuracy may suffer); pass "
+                    "if_incomplete='warn' to keep the sparsity reached, or 'raise'.")
+            elif self.if_incomplete == "warn":
+                messages.append(f"The model is left at {reached:.4f} sparsity.")
+        if revived:
+            self._apply_fn()
+            if restorer is not None:
+                epoch = restorer.best_epoch
+                at = fit["epoch_sparsity"].get(epoch)
+                messages.append(
+                    f"EarlyStopping(restore_best_weights=True) restored the weights of epoch "
+                    f"{epoch + 1}" + (f", when the masks were {at:.4f} sparse" if at is not None
+                                      else "")
+                    + "; the final masks were applied to them. To restore only epochs after "
+                    "pruning ended, pass EarlyStopping(start_from_epoch="
+                    f"{self._first_epoch_at_target(fit)}).")
+            else:
+                messages.append("The weights were replaced after the last training step (by "
+                                "another callback?); the masks were applied to them again.")
+        messages.extend(self._checkpoint_messages(fit))
+        if self._writer is not None:
+            self._writer.flush()
+        if not messages:
+            return
+        text = "PruneCallback: " + " ".join(messages)
+        if incomplete and self.if_incomplete == "raise" and not bool(self._reached_before()):
+            raise IncompletePruningError(text, reached=reached, target=self.target_sparsity)
+        warnings.warn(text, PruningWarning, stacklevel=2)
+
+    def _reached_before(self):
+        """True once the masks have been at the target (a completed or finished schedule)."""
+        zeros_target = sum(
+            int(tf.size(k)) - max(int(np.round(np.float32(int(tf.size(k)))
+                                               * np.float32(1 - self.target_sparsity))), 1)
+            for k in self._state.keep)
+        zeros_floor = sum(int(tf.size(k)) - int(tf.math.count_nonzero(k))
+                          for k in self._state.keep)
+        return zeros_floor >= zeros_target
+
+    def _incomplete_message(self, fit, reached):
+        resolved, step = self.resolved_schedule, int(self._state.step.numpy())
+        planned = None if self.params.get("epochs") is None or not self.params.get("steps") \
+            else (int(self.params["epochs"]) - fit["first_epoch"]) * int(self.params["steps"])
+        end = resolved.end_step
+        head = (f"training ended at step {step} of the pruning schedule"
+                + (f", which ends at step {end}" if end is not None and end >= 0 else "")
+                + f": the pruned tensors are {reached:.4f} sparse, target "
+                f"{self.target_sparsity:g}.")
+        if self.model.stop_training and planned is not None and fit["steps"] < planned:
+            epochs_needed = self._first_epoch_at_target(fit)
+            cause = (f"Training was stopped after {fit['steps']} of {planned} steps (EarlyStopping "
+                     "or another callback set model.stop_training). To prune fully before it "
+                     "can stop, end the schedule earlier (e.g. `end=0.5`) and let EarlyStopping "
+                     f"start after it (EarlyStopping(start_from_epoch=...), here >= "
+                     f"{epochs_needed} with the current schedule).")
+        elif planned is not None and fit["steps"] < planned:
+            cause = (f"The data ran out after {fit['steps']} of the {planned} steps fit was "
+                     f"asked for (steps_per_epoch x epochs). `.repeat()` the dataset, or pass "
+                     "the steps_per_epoch it really holds.")
+        else:
+            cause = (f"This fit ran {fit['steps']} steps; the schedule needs "
+                     f"{end if end is not None else 'more'}. Give `end` as a step count within "
+                     "the steps the data holds, or pass `steps_per_epoch` to fit so fractions "
+                     "can be used.")
+        return head + " " + cause
+
+    def _first_epoch_at_target(self, fit):
+        end, steps = self.resolved_schedule.end_step, self.params.get("steps")
+        if end is None or not steps:
+            return "the first epoch after pruning ends"
+        # The masks of step `end` are in force after step end - 1.
+        return fit["first_epoch"] + int(np.ceil(max(end - 1, 0) / int(steps)))
+
+    def _best_weights_restorer(self):
+        for cb in self._siblings or ():
+            if (isinstance(cb, keras.callbacks.EarlyStopping) and cb.restore_best_weights
+                    and getattr(cb, "best_weights", None) is not None):
+                return cb
+        return None
+
+    def _checkpoint_messages(self, fit):
+        """A ModelCheckpoint(save_best_only=True) whose file holds a less sparse epoch."""
+        out = []
+        floor = self.target_sparsity - 1e-3
+        for cb in self._siblings or ():
+            if not (isinstance(cb, keras.callbacks.ModelCheckpoint) and cb.save_best_only):
+                continue
+            best = _as_float(getattr(cb, "best", None))
+            saved = [e for e, logs in fit["epoch_logs"].items()
+                     if best is not None and logs.get(cb.monitor) == best]
+            if not saved:
+                continue
+            epoch = saved[-1]
+            at = fit["epoch_sparsity"].get(epoch)
+            if at is not None and at < floor:
+                out.append(
+                    f"ModelCheckpoint(save_best_only=True) kept epoch {epoch + 1} "
+                    f"({cb.monitor}={best:.4g}) in {cb.filepath!r}, when the masks were "
+                    f"{at:.4f} sparse (target {self.target_sparsity:g}): loading that file gives "
+                    "a less sparse model. Compare only pruned epochs: attach the checkpoint to a "
+                    "fit that starts after pruning ends, or save every epoch "
+                    "(save_best_only=False).")
+        return out
+
+
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class _EndOfTraining(keras.callbacks.Callback):
+    """Placed last in a fit's callback list, so a PruneCallback's end-of-training work (finishing
+    a cut-short schedule, re-applying the masks) sees the weights other callbacks restore."""
+
+    def __init__(self, owner):
+        super().__init__()
+        self._owner = owner
+        self._supports_tf_logs = True
+
+    def on_train_end(self, logs=None):
+        try:
+            self._owner._end_of_training()
+        finally:
+            siblings = self._owner._siblings
+            if siblings is not None and siblings and siblings[-1] is self:
+                siblings.pop()

@@ -29,11 +29,11 @@ from tensorflow_model_optimization.python.core.quantization.keras import (
     quantize_wrapper as _tfmot_wrapper,
 )
 from tensorflow_model_optimization.python.core.sparsity.keras import (
-    prune_registry as _tfmot_prune_registry,
     pruning_wrapper as _tfmot_pruning_wrapper,
 )
 
 from pie_tf._keras import check_model, keras
+from pie_tf.compress.pruning import prunable_weights
 
 __all__ = ["quantize", "QuantizeCallback", "is_quantization_aware", "prunable_kernel_sparsity",
            "SCHEMES"]
@@ -75,26 +75,6 @@ def is_quantization_aware(model) -> bool:
                for layer in model.layers)
 
 
-def _prunable_kernels(model):
-    """(layer name, kernel variable) for every weight tfmot's pruning registry would prune."""
-    kernels = []
-    for layer in model.layers:
-        if isinstance(layer, _tfmot_wrapper.QuantizeWrapper):
-            inner = layer.layer
-            wrapped = [w for w, _, _ in layer._weight_vars]  # the float (unquantized) variables
-        else:
-            inner, wrapped = layer, None
-        if not _tfmot_prune_registry.PruneRegistry.supports(inner):
-            continue
-        for weight in _tfmot_prune_registry.PruneRegistry._weight_names(inner):
-            variable = getattr(inner, weight, None)
-            if wrapped is not None:  # in a QAT model the attribute holds the quantized tensor
-                variable = next((w for w in wrapped if w.name.split("/")[-1].startswith(weight)), None)
-            if variable is not None and hasattr(variable, "numpy"):
-                kernels.append((layer.name, variable))
-    return kernels
-
-
 def prunable_kernel_sparsity(model) -> float:
     """Fraction of exact zeros over all prunable kernels of ``model`` (Conv/Dense-type layers).
 
@@ -106,7 +86,7 @@ def prunable_kernel_sparsity(model) -> float:
     float in [0, 1]; 0.0 when the model has no prunable kernel.
     """
     zeros = total = 0
-    for _, variable in _prunable_kernels(model):
+    for _, variable in prunable_weights(model):   # the float variables, in a QAT model too
         values = variable.numpy()
         zeros += int(np.count_nonzero(values == 0))
         total += values.size

@@ -145,7 +145,8 @@ def test_polynomial_default_spans_the_whole_fit():
     cb = pie_tf.PruneCallback(0.9)
     recorder = ZeroRecorder(kernels(model, ["hidden", "out"]))
     fit(model, [cb, recorder], epochs=5)                 # 20 steps, frequency 2
-    schedule, begin, end = cb._resolved_schedule
+    resolved = cb.resolved_schedule
+    schedule, begin, end = resolved.schedule, resolved.begin_step, resolved.end_step
     assert (begin, end, schedule.frequency, schedule.power) == (0, 20, 2, 3)
     counts = [int(z[0].sum()) for z in recorder.zeros]
     assert counts == sorted(counts) and counts[-1] == expected_zeros(128, 0.9)
@@ -251,10 +252,13 @@ def test_resume_with_initial_epoch_continues_the_schedule(tmp_path, restore):
     assert full[-1] == expected_zeros(128, 0.8)
 
     # Interrupted after epoch 2 (callback raises), with a checkpoint of epoch 2.
+    class Interrupted(Exception):
+        pass
+
     class Stop(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 1:
-                self.model.stop_training = True
+                raise Interrupted
 
     class TrainCheckpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -265,7 +269,10 @@ def test_resume_with_initial_epoch_continues_the_schedule(tmp_path, restore):
         saver = keras.callbacks.ModelCheckpoint(str(tmp_path / "ck"), save_weights_only=True)
     else:
         saver = TrainCheckpoint()
-    head, _ = run(first, epochs=4, extra=(saver, Stop()))
+    recorder = ZeroRecorder(kernels(first, ["hidden"]))
+    with pytest.raises(Interrupted):
+        fit(first, [pie_tf.PruneCallback(0.8, frequency=3), recorder, saver, Stop()], epochs=4)
+    head = [int(z[0].sum()) for z in recorder.zeros]
     assert len(head) == 8
     saved_mask = get_pruning_state(first).masks[0].numpy()
 
