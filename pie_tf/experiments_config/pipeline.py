@@ -58,6 +58,7 @@ def run_study(presets, flag_values, *, title):
         evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
         class_subsets=evaluated.class_subsets, seeds=arguments.seeds(config),
         variants=all_variants, strategy=strategy,
+        deterministic=config["population"]["deterministic"],
         variant_eval_sets={export: evaluated.deployed_sets() for _, export in deployments})
     if not run_population(population, flag_values, logging.warning):
         return None

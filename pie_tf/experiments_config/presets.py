@@ -99,6 +99,7 @@ _CELEBA_PAPER = dict(
         deploy_mode="int8",           # TFLite export of every compressed variant ("" = none)
         jit_compile=True,             # ours: XLA training steps (QAT members train without)
         mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU, else float32
+        deterministic=False,          # XLA has no deterministic MaxPool gradient: seeded only
     ),
     evaluations=dict(
         # CelebA's official test split (19,962 images); 0 examples = the whole split
@@ -131,6 +132,7 @@ _CELEBA_QUICK = _derive(
         post_training=["int8"],
         jit_compile=False,            # the quick figures were measured without XLA
         mixed_precision="float32",
+        deterministic=True,           # op determinism: a rerun gives the same numbers
     ),
     evaluations=dict(clean=dict(eval_split="test", eval_examples=2000)),
     audit=dict(n_bootstrap=500),
@@ -184,6 +186,7 @@ _IMAGENET_PAPER = dict(
         deploy_mode="int8",
         jit_compile=True,             # ours: XLA training steps
         mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU, else float32
+        deterministic=False,          # XLA has no deterministic MaxPool gradient: seeded only
     ),
     evaluations=dict(
         clean=dict(type="clean", eval_split="validation",  # the 50,000 validation images
@@ -225,6 +228,7 @@ _IMAGENET_QUICK = _derive(
         post_training=["int8"],
         jit_compile=False,            # the quick figures were measured without XLA
         mixed_precision="float32",
+        deterministic=True,           # op determinism: a rerun gives the same numbers
     ),
     evaluations=dict(
         clean=dict(eval_split="test", eval_examples=2000),

@@ -127,7 +127,9 @@ class Population:
     checkpoint_dir : str, optional
         Where parents' weights are kept for resuming; default ``<store>/checkpoints``.
     deterministic : bool
-        Enable ``tf.config.experimental.enable_op_determinism()``.
+        Enable ``tf.config.experimental.enable_op_determinism()``. Refused together with a
+        recipe's ``jit_compile``: TensorFlow has no deterministic XLA kernel for some gradients
+        (MaxPool's, so every ResNet stem), and training would fail at its first step.
     verbose : int
         1 (default): a progress line per member; 0: silent.
     """
@@ -200,6 +202,14 @@ class Population:
         self.checkpoint_dir = (checkpoint_dir if checkpoint_dir is not None
                                else join(self.store.root, "checkpoints"))
         self.deterministic = bool(deterministic)
+        if self.deterministic and self.recipe.jit_compile:
+            from pie_tf.errors import InvalidArgumentError
+            raise InvalidArgumentError(
+                "`deterministic=True` with `recipe.jit_compile=True`: TensorFlow has no "
+                "deterministic XLA kernel for some gradients (MaxPool's, in every ResNet stem), "
+                "so training would fail at its first step. Pass deterministic=False (members "
+                "stay seeded, reproducible up to float reassociation) or a recipe with "
+                "jit_compile=False.")
         self.verbose = verbose
         self._eval_meta_cache = {}
         self._eval_written = set()

@@ -170,7 +170,8 @@ def test_paper_presets_turn_on_accelerator_options_resolved_for_the_device():
     strategy = tf.distribute.get_strategy()
     for presets in (CELEBA_BIAS, IMAGENET_PIE):
         paper = arguments.recipe(get(presets, "paper"), strategy)
-        assert paper.jit_compile
+        assert paper.jit_compile and not get(presets, "paper")["population"]["deterministic"]
+        assert get(presets, "quick")["population"]["deterministic"]
         # "auto" is resolved before the recipe is made: on this CPU it is float32, and the store
         # records that, not "auto"
         assert paper.mixed_precision == "float32"

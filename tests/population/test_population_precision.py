@@ -28,7 +28,8 @@ def float32_dense(tmp_path_factory):
     ids=["xla", "bfloat16", "float16+xla"])
 def test_members_train_prune_quantize_and_export(tmp_path, options, tolerance, float32_dense):
     recipe = Recipe(**{**_tiny.RECIPE.to_dict(), **options})
-    population = _tiny.population(str(tmp_path / "store"), recipe=recipe, variants=VARIANTS)
+    population = _tiny.population(str(tmp_path / "store"), recipe=recipe, variants=VARIANTS,
+                                  deterministic=not recipe.jit_compile)
     assert [r.status for r in population.run()] == ["written"] * len(VARIANTS)
     store = PredictionStore(str(tmp_path / "store"))
     for variant in VARIANTS:
@@ -73,6 +74,13 @@ def test_compile_options_reach_the_model():
     _train.compile_model(qat, recipe, learning_rate=0.1, total_steps=4)
     assert not qat.jit_compile and not _precision.uses_mixed_precision(qat)
     assert not type(qat.optimizer).__name__.startswith("LossScaleOptimizer")
+
+
+def test_op_determinism_and_xla_are_refused_together(tmp_path):
+    from pie_tf.errors import InvalidArgumentError
+    recipe = Recipe(**{**_tiny.RECIPE.to_dict(), "jit_compile": True})
+    with pytest.raises(InvalidArgumentError, match="`deterministic=True` with.*jit_compile"):
+        _tiny.population(str(tmp_path / "store"), recipe=recipe)
 
 
 def test_policy_resolution_and_validation():
