@@ -12,6 +12,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# --doctest-modules (pyproject.toml) would import every module under tests/ for examples; the
+# helpers named _*.py are scripts and fixtures that hold none (some run only as subprocesses).
+collect_ignore_glob = ["_*.py", "**/_*.py"]
+
 _cpus = tf.config.list_physical_devices("CPU")
 try:
     tf.config.set_logical_device_configuration(

@@ -206,7 +206,8 @@ class PredictionStore:
 
     Examples
     --------
-    >>> store = PredictionStore("/tmp/pie_store_doc")
+    >>> import tempfile
+    >>> store = PredictionStore(tempfile.mkdtemp() + "/store")
     >>> store.write_eval_set("test", ids=np.arange(3), labels=np.array([0, 1, 1]), num_classes=2)
     True
     >>> probs = np.array([[.9, .1], [.2, .8], [.6, .4]], np.float32)
