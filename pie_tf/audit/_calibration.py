@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pie_tf.audit._flips import group_atoms
 from pie_tf.errors import InvalidArgumentError
 
 __all__ = ["DEFAULT_N_BINS", "confidence_and_correct", "bin_index", "calibration",
@@ -64,18 +65,23 @@ def bin_index(confidence, n_bins):
 
 
 def _per_member_bins(confidence, correct, group_matrix, n_bins):
-    """Counts, confidence sums and hits per (member, group, bin) by one matrix product each."""
+    """Counts, confidence sums and hits per (member, group, bin).
+
+    Examples with the same group memberships (atoms) are summed first, by one ``bincount`` over
+    (atom, bin) per member; the atoms' 0/1 map then gives every group.
+    """
     n_members, n_examples = confidence.shape
+    atom, r = group_atoms(group_matrix)
+    n_atoms = r.shape[0]
     bins = bin_index(confidence, n_bins)
-    counts = np.zeros((n_members, group_matrix.shape[1], n_bins))
-    conf_sum = np.zeros_like(counts)
-    hits = np.zeros_like(counts)
+    shape = (n_members, r.shape[1], n_bins)
+    counts, conf_sum, hits = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    size = n_atoms * n_bins
     for m in range(n_members):
-        onehot = np.zeros((n_examples, n_bins))
-        onehot[np.arange(n_examples), bins[m]] = 1.0
-        counts[m] = group_matrix.T @ onehot
-        conf_sum[m] = group_matrix.T @ (onehot * confidence[m][:, None])
-        hits[m] = group_matrix.T @ (onehot * correct[m][:, None])
+        key = atom * n_bins + bins[m]
+        for out, weights in ((counts, None), (conf_sum, confidence[m]), (hits, correct[m])):
+            per_atom = np.bincount(key, weights=weights, minlength=size).reshape(n_atoms, n_bins)
+            out[m] = r.T @ per_atom
     return counts, conf_sum, hits
 
 

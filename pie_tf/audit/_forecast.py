@@ -310,6 +310,7 @@ def forecast_groups(scores, groups, masks, *, flag_fraction=0.1, cie=None):
     if not 0 < flag_fraction <= 1:
         raise InvalidArgumentError(f"`flag_fraction` must be in (0, 1]; got {flag_fraction!r}.")
     masks = np.asarray(masks, dtype=bool)
+    weights_by_group = masks.astype(np.float64)  # one BLAS product per score, not a bool loop
     n = masks.shape[0]
     n_flag = int(round(flag_fraction * n))
     n_group = masks.sum(axis=0)
@@ -320,7 +321,7 @@ def forecast_groups(scores, groups, masks, *, flag_fraction=0.1, cie=None):
         frame.insert(0, "score", name)
         if status == STATUS_OK and n_flag > 0:
             weights = flag_weights(sign * scores[name].to_numpy(dtype=np.float64), n_flag)
-            flagged = weights @ masks
+            flagged = weights @ weights_by_group
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = np.where(n_group > 0, (flagged / n_flag) / (n_group / n), np.nan)
         else:
@@ -332,14 +333,15 @@ def forecast_groups(scores, groups, masks, *, flag_fraction=0.1, cie=None):
         frame["flagged"] = ratio > 1
         if cie is not None:
             cie = np.asarray(cie, dtype=bool)
-            n_cie_group = (masks & cie[:, None]).sum(axis=0)
+            n_cie_group = (cie.astype(np.float64) @ weights_by_group).astype(np.int64)
             total = cie.sum()
             with np.errstate(invalid="ignore", divide="ignore"):
                 frame["n_cie"] = n_cie_group
                 frame["cie_overindex"] = np.where((n_group > 0) & (total > 0),
                                                   (n_cie_group / total) / (n_group / n), np.nan)
-                caught = (weights * cie) @ masks if status == STATUS_OK and n_flag > 0 \
-                    else np.full(len(groups), np.nan)
+                caught = np.full(len(groups), np.nan)
+                if status == STATUS_OK and n_flag > 0:
+                    caught = (weights * cie) @ weights_by_group
                 frame["cie_recall"] = np.where(n_cie_group > 0,
                                                caught / np.maximum(n_cie_group, 1), np.nan)
         frame["status"] = np.where(n_group == 0, "empty group: no examples",

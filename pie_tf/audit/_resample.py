@@ -21,12 +21,16 @@ def check_bootstrap(n_bootstrap, confidence):
 def draw_counts(rng, n_items, n_bootstrap):
     """How often each of ``n_items`` is drawn in each of ``n_bootstrap`` resamples.
 
-    A multinomial draw of the counts is exactly a resample of n items with replacement, and
-    lets every statistic be a weighted sum instead of an indexing of the data.
+    Each resample draws ``n_items`` indices uniformly with replacement (``rng.integers``) and
+    counts them, so every statistic becomes a weighted sum instead of an indexing of the data.
+    (A multinomial draw of the counts has the same law but numpy draws it category by category,
+    about 50x slower for 20,000 examples.)
 
     Returns
     -------
     ndarray of float64, shape (n_bootstrap, n_items), each row summing to ``n_items``.
     """
-    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_bootstrap) \
-        .astype(np.float64)
+    draws = rng.integers(0, n_items, size=(n_bootstrap, n_items))
+    offsets = (np.arange(n_bootstrap) * n_items)[:, None]
+    return np.bincount((draws + offsets).ravel(), minlength=n_bootstrap * n_items) \
+        .reshape(n_bootstrap, n_items).astype(np.float64)

@@ -164,16 +164,11 @@ class AuditStatistics:
         of every change in ``group_rates`` (:func:`group_rate_change_interval`)."""
         args = self._stat_group_args()
         options = self.options
-        frames = []
-        for variant in self.variants:
-            table = _flips.group_rate_change_interval(
-                self.predictions("dense"), self.predictions(variant), self.labels,
-                args["group_names"], args["group_masks"],
-                positive_label=self.groups.positive_label, n_bootstrap=options.n_bootstrap,
-                confidence=options.confidence, seed=options.seed)
-            table.insert(0, "variant", variant)
-            frames.append(table)
-        return pd.concat(frames, ignore_index=True)
+        return _flips.group_rate_change_intervals(
+            self.predictions("dense"), {v: self.predictions(v) for v in self.variants},
+            self.labels, args["group_names"], args["group_masks"],
+            positive_label=self.groups.positive_label, n_bootstrap=options.n_bootstrap,
+            confidence=options.confidence, seed=options.seed)
 
     # ------------------------------------------------------------------ exemplar score
     @functools.cached_property

@@ -155,10 +155,10 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs, imagenet_a_set
         renamed ``keras_`` / ``tflite_``; ``deployment_exemplars``: the audit's per-example rows
         that are exemplars; ``deployment_sizes``: the TFLite file size of every member, as the
         population recorded it; ``deployment_calibration``: the calibration table of the Keras
-        source and of the export (``population`` is the variant's name); ``deployment_paired_tests``:
-        the exact McNemar tests of the export against its source, per group and class;
-        ``deployment_imagenet_a`` (with ``imagenet_a_set``): ImageNet-A accuracy of the source
-        and of the export.
+        source and of the export (``population`` is the variant's name);
+        ``deployment_paired_tests``: the exact McNemar tests of the export against its source,
+        per group and class; ``deployment_imagenet_a`` (with ``imagenet_a_set``): ImageNet-A
+        accuracy of the source and of the export.
     """
     summaries, exemplars, sizes, calibration, paired, subset = [], [], [], [], [], []
     for source, export in deployments:

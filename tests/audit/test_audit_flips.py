@@ -127,3 +127,13 @@ def test_more_member_spread_widens_the_interval_and_undefined_rates_say_why():
     assert set(empty["status"]) == {"empty group: no examples",
                                     "no negatives in group: FPR undefined",
                                     "no positives in group: FNR undefined"}
+
+
+def test_group_atoms_rebuild_every_group_row():
+    rng = np.random.default_rng(4)
+    for n_groups in (0, 3, 70):  # none, one 64-bit word, two words
+        g = rng.random((500, n_groups)) < 0.3
+        g[:, 1::7] = g[:, ::7][:, :g[:, 1::7].shape[1]]  # repeated columns: fewer atoms
+        index, r = flips.group_atoms(g)
+        np.testing.assert_array_equal(r[index], g.astype(float))
+        assert len(r) == len({tuple(row) for row in g.tolist()})
