@@ -52,7 +52,7 @@ def load_fashion_mnist(data_dir):
     return part("train"), part("test")
 
 
-def small_resnet(num_classes=10):
+def small_resnet(n_classes=10):
     """A CIFAR-style ResNet for 28x28x1: stride-2 stem, three residual stages (16/32/64).
 
     BatchNormalization momentum 0.9 instead of Keras' 0.99: with a few hundred training steps the
@@ -78,7 +78,7 @@ def small_resnet(num_classes=10):
     x = block(x, 32, 2)
     x = block(x, 64, 2)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(num_classes)(x), name="fmnist_resnet")
+    return keras.Model(inputs, keras.layers.Dense(n_classes)(x), name="fmnist_resnet")
 
 
 def compile_model(model, learning_rate):

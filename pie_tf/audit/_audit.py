@@ -184,7 +184,7 @@ class Audit(AuditStatistics):
         return audit(
             read[dense].labels, {v: read[v].labels for v in variants}, evaluation.labels,
             ids=evaluation.ids, attributes=evaluation.attributes or None,
-            n_classes=evaluation.num_classes,
+            n_classes=evaluation.n_classes,
             dense_probabilities=read[dense].probs if with_probs else None,
             compressed_probabilities={v: read[v].probs for v in variants} if with_probs
             else None, **kwargs)

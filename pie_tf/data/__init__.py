@@ -3,7 +3,7 @@
     ds = pie_tf.data.load("celeba_standin", "train", seed=0, train_size=4000)   # offline default
     ds = pie_tf.data.load("celeb_a", "train", data_dir="~/tensorflow_datasets", image_size=64)
     ds = pie_tf.data.load("imagenet2012_corrupted/fog_3", "validation")
-    meta = pie_tf.data.info("celeb_a")          # num_classes, attribute names, splits; no I/O
+    meta = pie_tf.data.info("celeb_a")          # n_classes, attribute names, splits; no I/O
 
 Each example is ``{"image": uint8 (H, W, C), "label": int64, "attributes": {name: bool}, "id":
 string}`` (``attributes`` only where the dataset has them); see :mod:`pie_tf.data.schema`.
@@ -123,7 +123,7 @@ def info(name: str, **options) -> DatasetInfo:
     Returns
     -------
     DatasetInfo
-        ``num_classes``, ``class_names``, ``attribute_names``, ``protected_attributes``,
+        ``n_classes``, ``class_names``, ``attribute_names``, ``protected_attributes``,
         ``splits``, ``image_shape``, ``description``.
     """
     base = _base(name)

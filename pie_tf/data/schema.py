@@ -47,7 +47,7 @@ class DatasetInfo:
     ----------
     name : str
         The name ``pie_tf.data.load`` accepts (with its config, e.g. ``"cifar10_corrupted/fog_3"``).
-    num_classes : int
+    n_classes : int
         Size of the label space (ImageNet-A: 1000, its labels live in the ImageNet space).
     class_names : tuple of str
         ``class_names[label]`` is the name of ``label``.
@@ -64,7 +64,7 @@ class DatasetInfo:
     """
 
     name: str
-    num_classes: int
+    n_classes: int
     class_names: tuple
     attribute_names: tuple = ()
     protected_attributes: tuple = ()

@@ -143,7 +143,7 @@ def study_data(config):
                      input_shape=(size, size, channels))
 
 
-def model_fn(config, input_shape, num_classes):
+def model_fn(config, input_shape, n_classes):
     """A builder of the preset's model (``pie_tf.models``), as the population calls it.
 
     Raises
@@ -163,7 +163,7 @@ def model_fn(config, input_shape, num_classes):
         raise ValueError(f"`--{foreign[0]}` is not an option of --model={name} (its options: "
                          f"{sorted(MODEL_OPTIONS[name]) or 'none'}).")
     kwargs = {MODEL_OPTIONS[name][key]: value for key, value in section.items()}
-    return functools.partial(getattr(pie_tf.models, name), tuple(input_shape), num_classes,
+    return functools.partial(getattr(pie_tf.models, name), tuple(input_shape), n_classes,
                              **kwargs)
 
 

@@ -83,7 +83,7 @@ def _check_audit(config, info):
                                        f"got {severities!r}.")
         # The audit normalises 1000-class ImageNet by AlexNet's published errors, which are
         # means over all five severities (pie_tf.audit._robustness).
-        if info.num_classes == 1000 and set(spec["corruptions"]) <= set(CORRUPTIONS) \
+        if info.n_classes == 1000 and set(spec["corruptions"]) <= set(CORRUPTIONS) \
                 and sorted(severities) != list(SEVERITIES):
             raise InvalidArgumentError(
                 f"`--severities={','.join(map(str, severities))}`: the audit normalises ImageNet "
@@ -127,7 +127,7 @@ def check_study(presets, flag_values):
     try:
         arguments.population_stage(flag_values)
         arguments.variants(config)
-        arguments.model_fn(config, (8, 8, 1), max(info.num_classes, 2))
+        arguments.model_fn(config, (8, 8, 1), max(info.n_classes, 2))
     except ValueError as err:
         raise InvalidArgumentError(str(err)) from None
     return config, info

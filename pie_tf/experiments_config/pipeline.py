@@ -54,7 +54,7 @@ def run_study(presets, flag_values, *, title):
     all_variants, audited, deployments = arguments.variants(config)
     store = PredictionStore(os.path.join(flag_values.out_dir, "store"))
     population = Population(
-        arguments.model_fn(config, data.input_shape, data.info.num_classes), data.train,
+        arguments.model_fn(config, data.input_shape, data.info.n_classes), data.train,
         evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
         class_subsets=evaluated.class_subsets, seeds=arguments.seeds(config),
         variants=all_variants, strategy=strategy,

@@ -23,7 +23,7 @@ __all__ = ["resnet18", "resnet50", "small_resnet"]
 layers = keras.layers
 
 
-def _check(input_shape, num_classes, min_size):
+def _check(input_shape, n_classes, min_size):
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if shape is None or len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
         raise ValueError(f"`input_shape` must be (height, width, channels) of positive ints; got "
@@ -31,8 +31,8 @@ def _check(input_shape, num_classes, min_size):
     if shape[0] < min_size or shape[1] < min_size:
         raise ValueError(f"`input_shape` {shape} is too small for this network; height and width "
                          f"must be at least {min_size}.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an int >= 2; got {num_classes!r}.")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"`n_classes` must be an int >= 2; got {n_classes!r}.")
     return shape
 
 
@@ -66,18 +66,18 @@ def _bottleneck_block(x, filters, stride, name):
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def _head(x, num_classes, classifier_activation):
+def _head(x, n_classes, classifier_activation):
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    x = layers.Dense(num_classes, name="logits")(x)
+    x = layers.Dense(n_classes, name="logits")(x)
     if classifier_activation is not None:
         # float32 so that mixed-precision training still emits float32 probabilities
         x = layers.Activation(classifier_activation, dtype="float32", name="probs")(x)
     return x
 
 
-def _imagenet_resnet(input_shape, num_classes, block, blocks_per_stage, name,
+def _imagenet_resnet(input_shape, n_classes, block, blocks_per_stage, name,
                      classifier_activation):
-    shape = _check(input_shape, num_classes, min_size=32)
+    shape = _check(input_shape, n_classes, min_size=32)
     inputs = keras.Input(shape=shape, name="image")
     x = _conv_bn(inputs, 64, 7, 2, "stem")
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
@@ -85,38 +85,38 @@ def _imagenet_resnet(input_shape, num_classes, block, blocks_per_stage, name,
         for b in range(blocks):
             stride = 2 if stage > 0 and b == 0 else 1
             x = block(x, 64 * 2 ** stage, stride, f"stage{stage + 1}_block{b + 1}")
-    return keras.Model(inputs, _head(x, num_classes, classifier_activation), name=name)
+    return keras.Model(inputs, _head(x, n_classes, classifier_activation), name=name)
 
 
-def resnet18(input_shape=(224, 224, 3), num_classes=1000, *, classifier_activation="softmax"):
+def resnet18(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation="softmax"):
     """ResNet-18 (basic blocks, 2-2-2-2), as Hooker et al. use on CelebA.
 
     Parameters
     ----------
     input_shape : tuple of int (height, width, channels)
         Height and width >= 32.
-    num_classes : int
+    n_classes : int
     classifier_activation : str or None
         ``"softmax"`` (default) outputs probabilities; None outputs logits.
 
     Returns
     -------
-    tf_keras.Model mapping (batch, height, width, channels) float images to (batch, num_classes).
+    tf_keras.Model mapping (batch, height, width, channels) float images to (batch, n_classes).
     """
-    return _imagenet_resnet(input_shape, num_classes, _basic_block, (2, 2, 2, 2), "resnet18",
+    return _imagenet_resnet(input_shape, n_classes, _basic_block, (2, 2, 2, 2), "resnet18",
                             classifier_activation)
 
 
-def resnet50(input_shape=(224, 224, 3), num_classes=1000, *, classifier_activation="softmax"):
+def resnet50(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation="softmax"):
     """ResNet-50 (bottleneck blocks, 3-4-6-3), as Hooker et al. use on ImageNet.
 
     Parameters and return as :func:`resnet18`.
     """
-    return _imagenet_resnet(input_shape, num_classes, _bottleneck_block, (3, 4, 6, 3),
+    return _imagenet_resnet(input_shape, n_classes, _bottleneck_block, (3, 4, 6, 3),
                             "resnet50", classifier_activation)
 
 
-def small_resnet(input_shape=(32, 32, 3), num_classes=10, *, depth=20, width=16,
+def small_resnet(input_shape=(32, 32, 3), n_classes=10, *, depth=20, width=16,
                  classifier_activation="softmax"):
     """CIFAR-style ResNet (He et al. 2016, section 4.2) for 28-32 px images.
 
@@ -124,7 +124,7 @@ def small_resnet(input_shape=(32, 32, 3), num_classes=10, *, depth=20, width=16,
     ----------
     input_shape : tuple of int
         Height and width >= 8 (three stages, two of them stride 2).
-    num_classes : int
+    n_classes : int
     depth : int
         6n + 2 with n >= 1: 8, 14, 20 (0.27M parameters at width 16), 32, 44, 56, 110.
     width : int
@@ -133,9 +133,9 @@ def small_resnet(input_shape=(32, 32, 3), num_classes=10, *, depth=20, width=16,
 
     Returns
     -------
-    tf_keras.Model mapping (batch, height, width, channels) to (batch, num_classes).
+    tf_keras.Model mapping (batch, height, width, channels) to (batch, n_classes).
     """
-    shape = _check(input_shape, num_classes, min_size=8)
+    shape = _check(input_shape, n_classes, min_size=8)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 with n >= 1 (8, 14, 20, 32, ...); got {depth!r}.")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
@@ -146,5 +146,5 @@ def small_resnet(input_shape=(32, 32, 3), num_classes=10, *, depth=20, width=16,
         for b in range((depth - 2) // 6):
             stride = 2 if stage > 0 and b == 0 else 1
             x = _basic_block(x, width * 2 ** stage, stride, f"stage{stage + 1}_block{b + 1}")
-    return keras.Model(inputs, _head(x, num_classes, classifier_activation),
+    return keras.Model(inputs, _head(x, n_classes, classifier_activation),
                        name=f"resnet{depth}_w{width}")

@@ -290,12 +290,12 @@ class Population:
             self._eval_meta_cache[name] = _train.describe_eval_set(self.eval_data[name])
         return self._eval_meta_cache[name]
 
-    def _write_eval_sets(self, num_classes):
+    def _write_eval_sets(self, n_classes):
         for name in self.eval_data:
             if name in self._eval_written:
                 continue
             ids, labels, attributes = self._eval_meta(name)
-            self.store.write_eval_set(name, ids, labels, num_classes=num_classes,
+            self.store.write_eval_set(name, ids, labels, n_classes=n_classes,
                                       attributes=attributes or None,
                                       class_subset=self.class_subsets.get(name),
                                       info=dict(self.eval_info.get(name, {})))

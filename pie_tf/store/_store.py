@@ -114,8 +114,8 @@ def _check_seed(seed):
     return int(seed)
 
 
-def _label_dtype(num_classes):
-    return np.int16 if num_classes <= np.iinfo(np.int16).max else np.int32
+def _label_dtype(n_classes):
+    return np.int16 if n_classes <= np.iinfo(np.int16).max else np.int32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +128,7 @@ class EvalSet:
     ids : ndarray of shape (n_examples,)
         Stable example ids (int or str), in the order of every member's predictions.
     labels : ndarray of int, shape (n_examples,)
-    num_classes : int
+    n_classes : int
     attributes : dict of str -> ndarray of shape (n_examples,)
     class_subset : ndarray of int, shape (n_subset,), or None
     info : dict
@@ -137,7 +137,7 @@ class EvalSet:
     name: str
     ids: np.ndarray
     labels: np.ndarray
-    num_classes: int
+    n_classes: int
     attributes: dict
     class_subset: Optional[np.ndarray]
     info: dict
@@ -208,7 +208,7 @@ class PredictionStore:
     --------
     >>> import tempfile
     >>> store = PredictionStore(tempfile.mkdtemp() + "/store")
-    >>> store.write_eval_set("test", ids=np.arange(3), labels=np.array([0, 1, 1]), num_classes=2)
+    >>> store.write_eval_set("test", ids=np.arange(3), labels=np.array([0, 1, 1]), n_classes=2)
     True
     >>> probs = np.array([[.9, .1], [.2, .8], [.6, .4]], np.float32)
     >>> store.write_member("dense", 0, {"test": probs}, recipe={"epochs": 1})
@@ -303,7 +303,7 @@ class PredictionStore:
     def _eval_set_dir(self, name):
         return join(self.root, "eval_sets", name)
 
-    def write_eval_set(self, name, ids, labels, *, num_classes, attributes=None,
+    def write_eval_set(self, name, ids, labels, *, n_classes, attributes=None,
                        class_subset=None, info=None):
         """Record an evaluation set's ids, labels and attributes (once).
 
@@ -314,7 +314,7 @@ class PredictionStore:
         ids : array_like of shape (n_examples,)
             Unique example ids, int or str (bytes are decoded as UTF-8).
         labels : array_like of int, shape (n_examples,)
-        num_classes : int
+        n_classes : int
             Size of the model's output (label space), which fixes how predictions are stored.
         attributes : dict of str -> array_like of shape (n_examples,), optional
             Bool or int attributes (CelebA's ``Male``, ``Young``, ...).
@@ -335,10 +335,10 @@ class PredictionStore:
             If the store already holds a different set under ``name``, or arguments are invalid.
         """
         _check_name(name, "name")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-                or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an int >= 2; got {num_classes!r}.")
-        num_classes = int(num_classes)
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
+                or n_classes < 2:
+            raise ValueError(f"`n_classes` must be an int >= 2; got {n_classes!r}.")
+        n_classes = int(n_classes)
         ids = np.asarray(ids)
         if ids.dtype == object or ids.dtype.kind == "S":
             ids = np.array([i.decode("utf-8") if isinstance(i, bytes) else str(i)
@@ -352,10 +352,10 @@ class PredictionStore:
         if labels.shape != ids.shape or labels.dtype.kind not in "iu":
             raise ValueError(f"`labels` must be int of shape {ids.shape}; got {labels.dtype}"
                              f"{labels.shape}.")
-        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f"`labels` must lie in [0, {num_classes}); got [{labels.min()}, "
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            raise ValueError(f"`labels` must lie in [0, {n_classes}); got [{labels.min()}, "
                              f"{labels.max()}].")
-        arrays = {"ids": ids, "labels": labels.astype(_label_dtype(num_classes))}
+        arrays = {"ids": ids, "labels": labels.astype(_label_dtype(n_classes))}
         for attr, values in (attributes or {}).items():
             _check_name(attr, "attributes key")
             values = np.asarray(values)
@@ -367,14 +367,14 @@ class PredictionStore:
             subset = np.asarray(class_subset)
             if subset.ndim != 1 or subset.dtype.kind not in "iu" or subset.size < 2 or \
                     len(np.unique(subset)) != subset.size or subset.min() < 0 or \
-                    subset.max() >= num_classes:
+                    subset.max() >= n_classes:
                 raise ValueError(f"`class_subset` must be >= 2 distinct ints in [0, "
-                                 f"{num_classes}); got {subset!r}.")
+                                 f"{n_classes}); got {subset!r}.")
             arrays["class_subset"] = subset.astype(np.int32)
         manifest_path = join(self._eval_set_dir(name), "EVAL_SET.json")
         if tf.io.gfile.exists(manifest_path):
             existing = self.eval_set(name)
-            same = (existing.num_classes == num_classes
+            same = (existing.n_classes == n_classes
                     and np.array_equal(existing.ids, ids)
                     and np.array_equal(existing.labels, arrays["labels"])
                     and set(existing.attributes) == set(attributes or {})
@@ -392,9 +392,11 @@ class PredictionStore:
         tf.io.gfile.makedirs(directory)
         files = {key: dict(write_array(join(directory, f"{key}.npy"), value), file=f"{key}.npy")
                  for key, value in arrays.items()}
+        # "num_examples" / "num_classes" are keys of the on-disk format (stores written before
+        # the Python API said n_classes keep reading), not names of the API.
         write_json(manifest_path, {
             "format": _EVAL_SET_FORMAT, "format_version": FORMAT_VERSION, "name": name,
-            "num_examples": int(ids.shape[0]), "num_classes": num_classes,
+            "num_examples": int(ids.shape[0]), "num_classes": n_classes,
             "attributes": sorted(attributes or {}), "info": info or {}, "files": files,
             "created": _now()})
         return True
@@ -433,7 +435,7 @@ class PredictionStore:
             return np.asarray(read_array(join(directory, entry["file"]), entry,
                                          verify=self.verify, mmap=False))
         return EvalSet(name=name, ids=load("ids"), labels=load("labels"),
-                       num_classes=int(manifest["num_classes"]),
+                       n_classes=int(manifest["num_classes"]),
                        attributes={a: load(f"attribute.{a}") for a in manifest["attributes"]},
                        class_subset=load("class_subset"), info=manifest.get("info", {}))
 
@@ -563,13 +565,13 @@ class PredictionStore:
 
     def _reduce(self, eval_set, probs):
         manifest = self._eval_set_manifest(eval_set)
-        num_classes = manifest["num_classes"]
-        label_dtype = _label_dtype(num_classes)
+        n_classes = manifest["num_classes"]
+        label_dtype = _label_dtype(n_classes)
         out = {"labels": np.argmax(probs, axis=1).astype(label_dtype)}
-        if num_classes <= self.max_full_classes:
+        if n_classes <= self.max_full_classes:
             out["probs"] = probs.astype(np.float16)
         else:
-            k = min(self.top_k, num_classes)
+            k = min(self.top_k, n_classes)
             # argsort is stable on the negated values: equal probabilities keep the lower label
             # first, as argmax does.
             top = np.argsort(-probs, axis=1, kind="stable")[:, :k]

@@ -97,7 +97,7 @@ def test_celeb_a_target_may_also_be_an_attribute(tmp_path):
                   for a in examples[0]["attributes"]}
     assert len(attributes) == 40 and np.array_equal(attributes["Blond_Hair"], labels == 1)
     store = PredictionStore(str(tmp_path / "store"))
-    store.write_eval_set("test", [e["id"] for e in examples], labels, num_classes=2,
+    store.write_eval_set("test", [e["id"] for e in examples], labels, n_classes=2,
                          attributes=attributes)
     rng = np.random.default_rng(0)
     for variant, seeds in (("dense", 3), ("prune@0.9", 3)):

@@ -117,8 +117,8 @@ def test_from_store_leaves_out_a_variant_not_evaluated_on_a_corruption_set(tmp_p
 
     labels, _, dense, compressed, _ = _arrays(seed=5, n=30)
     store = PredictionStore(str(tmp_path / "store"))
-    store.write_eval_set("test", np.arange(30), labels, num_classes=2)
-    store.write_eval_set("fog@1", np.arange(30), labels, num_classes=2,
+    store.write_eval_set("test", np.arange(30), labels, n_classes=2)
+    store.write_eval_set("fog@1", np.arange(30), labels, n_classes=2,
                          info={"corruption": "fog", "severity": 1})
 
     def one_hot(row):

@@ -202,7 +202,7 @@ class _FakeStore:
     class _Set:
         def __init__(self, ids, labels, attributes, info, class_subset=None):
             self.ids, self.labels, self.attributes = ids, labels, attributes
-            self.info, self.class_subset, self.num_classes = info, class_subset, 2
+            self.info, self.class_subset, self.n_classes = info, class_subset, 2
 
     class _Read:
         def __init__(self, labels, probs):
@@ -263,9 +263,9 @@ def test_from_real_prediction_store(tmp_path):
     from pie_tf import store as store_module
     labels, attributes, dense, compressed = _setup(seed=7, n=40, members=(2, 2, 2))
     store = store_module.PredictionStore(str(tmp_path / "store"))
-    store.write_eval_set("test", np.arange(40), labels, num_classes=2,
+    store.write_eval_set("test", np.arange(40), labels, n_classes=2,
                          attributes={k: v for k, v in attributes.items()})
-    store.write_eval_set("noise@2", np.arange(40), labels, num_classes=2,
+    store.write_eval_set("noise@2", np.arange(40), labels, n_classes=2,
                          info={"corruption": "noise", "severity": 2})
     rng = np.random.default_rng(0)
 

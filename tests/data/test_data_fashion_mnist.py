@@ -23,7 +23,7 @@ def test_real_files_have_60000_and_10000_balanced_examples():
         ds = pdata.load("fashion_mnist", split)
         assert ds.cardinality().numpy() == n
     meta = pdata.info("fashion_mnist")
-    assert meta.num_classes == 10 and meta.class_names[9] == "Ankle boot"
+    assert meta.n_classes == 10 and meta.class_names[9] == "Ankle boot"
 
 
 def test_ids_follow_file_positions_and_slices_work():

@@ -8,7 +8,7 @@ import pie_tf.data as pdata
 from pie_tf.data.tfds_loaders import CELEBA_ATTRIBUTES
 
 N = 12
-CASES = [  # name, split, num_classes, has dataset-given id feature
+CASES = [  # name, split, n_classes, has dataset-given id feature
     ("imagenet2012", "validation", 1000, True),
     ("imagenet_a", "test", 1000, True),
     ("imagenet2012_corrupted/fog_3", "validation", 1000, True),
@@ -21,7 +21,7 @@ def _take(ds, n=N):
     return list(ds.take(n).as_numpy_iterator())
 
 
-def _check_schema(ds, num_classes, attributes=None):
+def _check_schema(ds, n_classes, attributes=None):
     spec = ds.element_spec
     assert spec["image"].dtype == tf.uint8 and spec["image"].shape.rank == 3
     assert spec["image"].shape[-1] in (1, 3)
@@ -35,14 +35,14 @@ def _check_schema(ds, num_classes, attributes=None):
     examples = _take(ds)
     assert len(examples) == N
     for ex in examples:
-        assert 0 <= ex["label"] < num_classes
+        assert 0 <= ex["label"] < n_classes
     return examples
 
 
-@pytest.mark.parametrize("name,split,num_classes,native_id", CASES)
-def test_tfds_loader_schema_and_stable_ids(name, split, num_classes, native_id):
+@pytest.mark.parametrize("name,split,n_classes,native_id", CASES)
+def test_tfds_loader_schema_and_stable_ids(name, split, n_classes, native_id):
     with tfds.testing.mock_data(num_examples=N):
-        first = _check_schema(pdata.load(name, split), num_classes)
+        first = _check_schema(pdata.load(name, split), n_classes)
         second = _take(pdata.load(name, split))
         raw = list(tfds.builder(name).as_dataset(split=split, shuffle_files=False).take(N)
                    .as_numpy_iterator())
@@ -57,7 +57,7 @@ def test_tfds_loader_schema_and_stable_ids(name, split, num_classes, native_id):
         else:
             assert ex["id"].decode().startswith(name.split("/")[0] + "-test.tfrecord")
     meta = pdata.info(name)
-    assert meta.num_classes == num_classes == len(meta.class_names)
+    assert meta.n_classes == n_classes == len(meta.class_names)
     assert split in meta.splits and meta.attribute_names == ()
 
 

@@ -43,7 +43,7 @@ def test_good_flags_pass_and_keep_their_values(tmp_path):
     for preset in ("paper", "quick", "tiny"):
         config, info = check_study(IMAGENET_PIE, _flags(IMAGENET_PIE, tmp_path,
                                                         f"--preset={preset}"))
-    assert info.num_classes == 10 and config["audit"]["n_bootstrap"] >= 1
+    assert info.n_classes == 10 and config["audit"]["n_bootstrap"] >= 1
     config, info = check_study(CELEBA_BIAS, _flags(CELEBA_BIAS, tmp_path, "--members=3"))
     assert config["population"]["members"] == 3 and "Male" in info.attribute_names
 

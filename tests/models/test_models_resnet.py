@@ -60,7 +60,7 @@ def test_tfmot_quantizes_the_small_resnet_as_it_is():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(input_shape=(32, 32)), "input_shape"),
     (dict(input_shape=(4, 4, 3)), "too small"),
-    (dict(num_classes=1), "num_classes"),
+    (dict(n_classes=1), "n_classes"),
     (dict(depth=21), "6n \\+ 2"),
     (dict(width=0), "width"),
 ])

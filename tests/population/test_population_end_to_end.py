@@ -24,7 +24,7 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
     eval_set = store.eval_set("test")
     images, labels = _tiny.arrays(40, offset=1000)
     np.testing.assert_array_equal(eval_set.labels, labels)
-    assert eval_set.ids[0] == "ex1000" and eval_set.num_classes == 3
+    assert eval_set.ids[0] == "ex1000" and eval_set.n_classes == 3
     assert eval_set.info == {"split": "test", "severity": 0}
     np.testing.assert_array_equal(eval_set.attributes["group"], labels == 0)
 

@@ -11,7 +11,7 @@ from pie_tf.store import PredictionStore, StoreError
 
 def _filled(root):
     store = PredictionStore(str(root))
-    store.write_eval_set("test", np.arange(6), np.arange(6) % 3, num_classes=3)
+    store.write_eval_set("test", np.arange(6), np.arange(6) % 3, n_classes=3)
     probs = np.random.default_rng(0).dirichlet(np.ones(3), size=6)
     store.write_member("dense", 0, {"test": probs}, recipe={})
     return store, probs

@@ -11,7 +11,7 @@ from pie_tf.store import PredictionStore, StoreError
 @pytest.fixture
 def store(tmp_path):
     store = PredictionStore(str(tmp_path / "s"))
-    store.write_eval_set("test", np.arange(50), np.arange(50) % 3, num_classes=3)
+    store.write_eval_set("test", np.arange(50), np.arange(50) % 3, n_classes=3)
     probs = np.random.default_rng(0).dirichlet(np.ones(3), size=50)
     store.write_member("dense", 0, {"test": probs}, recipe={})
     return store

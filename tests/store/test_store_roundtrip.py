@@ -15,7 +15,7 @@ def test_full_probabilities_round_trip(tmp_path):
     labels = rng.integers(0, 4, size=30)
     attrs = {"Male": rng.random(30) < 0.5, "Young": rng.integers(0, 2, size=30)}
     ids = np.array([f"img_{i:03d}" for i in range(30)])
-    assert store.write_eval_set("test", ids, labels, num_classes=4, attributes=attrs,
+    assert store.write_eval_set("test", ids, labels, n_classes=4, attributes=attrs,
                                 info={"split": "test"})
     written = {}
     for seed in (3, 0, 7):
@@ -51,7 +51,7 @@ def test_topk_and_restricted_labels_for_large_label_spaces(tmp_path):
     rng = np.random.default_rng(2)
     store = PredictionStore(str(tmp_path / "s"), top_k=3, max_full_classes=8)
     subset = np.array([1, 4, 6, 9, 11])
-    store.write_eval_set("a", np.arange(40), rng.integers(0, 12, 40), num_classes=12,
+    store.write_eval_set("a", np.arange(40), rng.integers(0, 12, 40), n_classes=12,
                          class_subset=subset)
     probs = _probs(rng, 40, 12)
     store.write_member("prune@0.9", 5, {"a": probs}, recipe={})
@@ -71,10 +71,10 @@ def test_topk_and_restricted_labels_for_large_label_spaces(tmp_path):
 
 def test_written_once_and_bad_input(tmp_path):
     store = PredictionStore(str(tmp_path / "s"))
-    store.write_eval_set("test", [0, 1, 2], [0, 1, 1], num_classes=2)
-    assert not store.write_eval_set("test", [0, 1, 2], [0, 1, 1], num_classes=2)
+    store.write_eval_set("test", [0, 1, 2], [0, 1, 1], n_classes=2)
+    assert not store.write_eval_set("test", [0, 1, 2], [0, 1, 1], n_classes=2)
     with pytest.raises(ValueError, match="already in the store.*different"):
-        store.write_eval_set("test", [0, 1, 2], [0, 0, 1], num_classes=2)
+        store.write_eval_set("test", [0, 1, 2], [0, 0, 1], n_classes=2)
     probs = np.array([[.9, .1], [.2, .8], [.5, .5]])
     store.write_member("dense", 0, {"test": probs}, recipe={})
     assert store.read("dense", "test").labels[0, 2] == 0  # ties go to the lower label
@@ -91,9 +91,9 @@ def test_written_once_and_bad_input(tmp_path):
     with pytest.raises(ValueError, match="`seed` must be"):
         store.has_member("dense", -1)
     with pytest.raises(ValueError, match="not unique"):
-        store.write_eval_set("dup", [0, 0], [0, 1], num_classes=2)
+        store.write_eval_set("dup", [0, 0], [0, 1], n_classes=2)
     with pytest.raises(ValueError, match=r"lie in \[0, 2\)"):
-        store.write_eval_set("bad", [0, 1], [0, 2], num_classes=2)
+        store.write_eval_set("bad", [0, 1], [0, 2], n_classes=2)
     with pytest.raises(ValueError, match="no members.*stored variants: \\['dense'\\]"):
         store.read("qat_int8", "test")
 
@@ -106,7 +106,7 @@ def test_a_non_local_filesystem_goes_through_gfile():
     root = f"ram://pie_store_{uuid.uuid4().hex}"
     store = PredictionStore(root)
     assert not store.is_local
-    store.write_eval_set("test", np.arange(4), [0, 1, 1, 0], num_classes=2)
+    store.write_eval_set("test", np.arange(4), [0, 1, 1, 0], n_classes=2)
     probs = np.array([[.7, .3], [.4, .6], [.1, .9], [.8, .2]])
     store.write_member("dense", 2, {"test": probs}, recipe={})
     got = PredictionStore(root).read("dense", "test", fields=("labels", "probs"))
