@@ -404,6 +404,19 @@ def dense_forecast(dense_predictions=None, dense_probabilities=None, *, ids=None
     Returns
     -------
     DenseForecast
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pie_tf.audit import dense_forecast
+    >>> dense = np.array([[0, 1, 1, 0], [0, 1, 0, 0], [0, 1, 1, 1]])  # 3 members, 4 examples
+    >>> result = dense_forecast(dense, attributes={"Male": [False, False, True, True]},
+    ...                         flag_fraction=0.5)
+    >>> result.risk["disagreement"].round(3).tolist()
+    [0.0, 0.0, 0.333, 0.333]
+    >>> rows = result.groups.query("score == 'disagreement'").set_index("group")
+    >>> rows["flagged_overindex"].tolist()
+    [2.0, 0.0]
     """
     from pie_tf.audit._validation import (
         check_attributes, check_ids, check_predictions, check_scores)
