@@ -212,3 +212,28 @@ def test_group_weights_against_a_loop_and_independence():
         mitigation.group_weights({"Male": male[:10]}, labels)
     with pytest.raises(InvalidArgumentError, match="attributes"):
         mitigation.group_weights({}, labels)
+
+
+def test_a_saturated_softmax_student_still_gets_a_gradient():
+    """The log of clipped probabilities has no gradient below the clip; the loss uses the
+    softmax's logits instead, so a member saturated on the wrong class can recover."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    logits = keras.layers.Dense(2)(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(logits))
+    logit_model = keras.Model(inputs, logits)
+    model.layers[1].set_weights([np.array([[40.0, -40.0]] * 4, np.float32), np.zeros(2)])
+    x = np.ones((3, 4), np.float32)
+    y = mitigation.pack_targets(np.ones(3, np.int64), np.tile([[0.1, 0.9]], (3, 1)))
+    assert model(x).numpy()[:, 1].max() < 1e-30                 # far below the 1e-7 clip
+    loss, reference = mitigation.DistillationLoss(2.0, 0.5), mitigation.DistillationLoss(
+        2.0, 0.5, from_logits=True)
+    kernel = model.layers[1].kernel
+    for fn in (tf.function, lambda f: f):                       # graph and eager
+        with tf.GradientTape(persistent=True) as tape:
+            got = fn(lambda: loss(y, model(x)))()
+            expected = reference(y, logit_model(x))
+        grad, grad_ref = tape.gradient(got, kernel), tape.gradient(expected, kernel)
+        assert float(got) == pytest.approx(float(expected), rel=1e-5)
+        assert np.abs(grad.numpy()).max() > 1.0
+        np.testing.assert_allclose(grad.numpy(), grad_ref.numpy(), rtol=1e-5)
