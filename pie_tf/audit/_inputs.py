@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pie_tf.audit import _attributes
+from pie_tf.audit import _attributes, _robustness
 from pie_tf.audit._validation import (
     check_attributes, check_ids, check_in_range, check_labels, check_mapping,
     check_population_name, check_predictions, check_same_ids, check_scores, check_tie_break)
@@ -343,12 +343,27 @@ class SubsetEvaluation:
         if both:
             raise ValueError(f"Population {both[0]!r} has both ImageNet-A scores and "
                              f"predictions; give one.")
-        self.labels = imagenet_a_labels
-        self.classes = imagenet_a_classes
+        labels = np.asarray(imagenet_a_labels)
+        self.labels, self.classes = _robustness._check_subset(
+            labels, imagenet_a_classes, labels.shape[0] if labels.ndim else -1, None)
+        n = self.labels.shape[0]
+        # scores: (n_members, n, n_classes) or one member's (n, n_classes); predictions:
+        # (n_members, n) or (n,). The example axis is the last but one, resp. the last.
+        for argname, by_population, class_axes in (("imagenet_a_scores", self.scores, 1),
+                                                   ("imagenet_a_predictions", self.predictions, 0)):
+            for pop, value in by_population.items():
+                value = np.asarray(value)
+                if value.ndim not in (1 + class_axes, 2 + class_axes) \
+                        or value.shape[-1 - class_axes] != n:
+                    raise ValueError(f"`{argname}[{pop!r}]` has shape {value.shape}; expected "
+                                     f"{n} examples, as `imagenet_a_labels` has.")
 
     def _bind(self, clean):
         clean._check_populations(self.scores, "imagenet_a_scores")
         clean._check_populations(self.predictions, "imagenet_a_predictions")
+        if self.classes.max() >= clean.n_classes:
+            raise ValueError(f"`imagenet_a_classes` must be in [0, {clean.n_classes}); got a "
+                             f"maximum of {self.classes.max()}.")
         return self
 
 

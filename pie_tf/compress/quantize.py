@@ -224,6 +224,8 @@ def quantize(model, *, scheme: str = "auto", sparsity_threshold: float = 0.05):
             annotated = model if annotated_already else _qkeras.quantize_annotate_model(model)
             qat_model = _qkeras.quantize_apply(annotated, tfmot_scheme)
     except RuntimeError as error:
+        # tfmot reports a layer it cannot quantize in that position only as a bare RuntimeError
+        # whose text names it (no type, no attribute); anything else is re-raised unchanged.
         match = _TFMOT_UNSUPPORTED.search(str(error))
         if match is None:
             raise

@@ -429,20 +429,26 @@ class TFLiteModel:
 
     def _allocated(self, interpreter, key, batch=None):
         """``interpreter`` with its tensors allocated; if XNNPACK refuses the model, a
-        builtin-kernel interpreter for ``key`` instead (its input resized to ``batch``)."""
+        builtin-kernel interpreter for ``key`` instead (its input resized to ``batch``).
+
+        The runtime's errors carry no type or code saying a delegate refused the model, so the
+        builtin kernels are tried on any allocation error: if they allocate, the delegate was the
+        cause (and a warning says so); if they fail too, the original error is raised."""
         try:
             interpreter.allocate_tensors()
             return interpreter
         except (RuntimeError, ValueError) as error:
-            if "delegate" not in str(error).lower():
-                raise
-            self._warn_fallback(error)
+            delegate_error = error
         fallback = self._new_interpreter(key, builtin_only=True)
-        if batch is not None:
-            detail = fallback.get_input_details()[0]
-            fallback.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]],
-                                         strict=False)
-        fallback.allocate_tensors()
+        try:
+            if batch is not None:
+                detail = fallback.get_input_details()[0]
+                fallback.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]],
+                                             strict=False)
+            fallback.allocate_tensors()
+        except (RuntimeError, ValueError):
+            raise delegate_error from None
+        self._warn_fallback(delegate_error)
         return fallback
 
     def _warn_fallback(self, error):

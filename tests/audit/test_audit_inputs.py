@@ -137,3 +137,20 @@ def test_from_store_leaves_out_a_variant_not_evaluated_on_a_corruption_set(tmp_p
     errors = result.corruption_errors
     assert set(errors["population"]) == {"dense"}
     np.testing.assert_allclose(errors["error"], [np.mean((1 - row) != labels) for row in dense])
+
+
+def test_a_subset_evaluation_is_checked_when_built():
+    classes = np.array([0, 2, 4])
+    labels = np.array([0, 2, 4, 2])
+    with pytest.raises(ValueError, match="outside `imagenet_a_classes`"):
+        SubsetEvaluation(np.array([0, 1, 4, 2]), classes, imagenet_a_predictions={"dense": labels})
+    with pytest.raises(ValueError, match="distinct"):
+        SubsetEvaluation(labels, np.array([0, 0, 2]), imagenet_a_predictions={"dense": labels})
+    with pytest.raises(ValueError, match=r"imagenet_a_scores\['dense'\].*4 examples"):
+        SubsetEvaluation(labels, classes, imagenet_a_scores={"dense": np.zeros((2, 3, 5))})
+    subset = SubsetEvaluation(labels, classes, imagenet_a_scores={"dense": np.zeros((4, 5))},
+                              imagenet_a_predictions={"p": np.stack([labels, labels])})
+    clean = CleanEvaluation(np.array([0, 1, 3, 2]), {"p": np.array([0, 1, 3, 2])},
+                            np.array([0, 1, 3, 2]))
+    with pytest.raises(ValueError, match=r"imagenet_a_classes.*\[0, 4\)"):
+        Audit(clean, subset=subset)
