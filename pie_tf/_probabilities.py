@@ -14,7 +14,8 @@ refused: they are almost always dequantized int8 softmax outputs (steps of 1/256
 is refused raises :class:`pie_tf.errors.NotProbabilitiesError`, whose message names the argument.
 
 Outputs of int8 models are made probabilities by :func:`renormalize` first, which is what the
-population does before it stores them.
+population does before it stores them; the store refuses rows off one by more than :data:`ATOL`
+(float16 round-off, which the store keeps probabilities in, is at most 2**-11 per row).
 
 This module imports only numpy and :mod:`pie_tf.errors`, so every part of pie_tf can use it.
 """
@@ -24,8 +25,8 @@ import numpy as np
 
 from pie_tf.errors import InvalidArgumentError, NotProbabilitiesError
 
-__all__ = ["KINDS", "ATOL", "AMBIGUOUS_ATOL", "check_kind", "looks_like_probabilities",
-           "as_probabilities", "renormalize"]
+__all__ = ["KINDS", "ATOL", "AMBIGUOUS_ATOL", "check_kind", "rows_off_one",
+           "looks_like_probabilities", "as_probabilities", "renormalize"]
 
 KINDS = ("auto", "logits", "probabilities")
 ATOL = 1e-3
@@ -39,6 +40,13 @@ def check_kind(kind, argname="kind"):
     return kind
 
 
+def rows_off_one(probabilities, atol=ATOL):
+    """Boolean mask over rows (class axis last): True where a row does not sum to one within
+    ``atol`` (sums taken in float64)."""
+    sums = np.asarray(probabilities).sum(axis=-1, dtype=np.float64)
+    return np.abs(sums - 1.0) > atol
+
+
 def looks_like_probabilities(scores, atol=ATOL):
     """Whether finite ``scores`` (class axis last) are probabilities by this module's rule."""
     scores = np.asarray(scores)
@@ -46,7 +54,7 @@ def looks_like_probabilities(scores, atol=ATOL):
         return False
     if scores.shape[-1] == 1:
         return bool(scores.max() <= 1)
-    return bool(np.allclose(scores.sum(axis=-1), 1.0, rtol=0, atol=atol))
+    return not rows_off_one(scores, atol).any()
 
 
 def as_probabilities(scores, kind="auto", *, argname="scores", dtype=np.float64):
@@ -123,7 +131,7 @@ def as_probabilities(scores, kind="auto", *, argname="scores", dtype=np.float64)
                                     f"entries (minimum {scores.min():.4g}); probabilities are "
                                     f"non-negative (apply a softmax to logits).")
     sums = scores.sum(axis=-1, keepdims=True)
-    if not np.allclose(sums, 1.0, rtol=0, atol=ATOL):
+    if rows_off_one(scores).any():
         raise NotProbabilitiesError(
             f"`{argname}` was declared probabilities but its rows sum to {sums.min():.4f}.."
             f"{sums.max():.4f}, not 1 (tolerance {ATOL}). Renormalize the rows "

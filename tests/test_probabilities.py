@@ -65,3 +65,22 @@ def test_every_part_raises_the_same_error_type():
     with pytest.raises(NotProbabilitiesError, match="reference_probabilities"):
         pie_tf.audit.probability_loyalty(quantized[0] / quantized[0].sum(-1, keepdims=True),
                                          quantized[0])
+
+
+def test_the_store_accepts_what_the_audit_reads_back(tmp_path):
+    """One tolerance: rows the store takes, the audit takes as declared probabilities."""
+    from pie_tf.audit import Audit
+    from pie_tf.store import PredictionStore
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 20)
+    store = PredictionStore(str(tmp_path / "store"))
+    store.write_eval_set("test", np.arange(20), labels, n_classes=3)
+    p = rng.dirichlet(np.ones(3), size=20).astype(np.float32)
+    with pytest.raises(NotProbabilitiesError, match="rows do not sum to 1"):
+        store.write_member("dense", 0, {"test": p * (1 + 5e-3)}, recipe={})
+    for variant in ("dense", "int8"):
+        store.write_member(variant, 0, {"test": p * (1 + 5e-4)}, recipe={})
+    result = Audit.from_store(store, "test", scores_kind="probabilities")
+    np.testing.assert_allclose(result.probabilities("dense")[0], p, atol=1e-3)
+    assert (result.loyalty["probability_loyalty_status"] == "ok").all()

@@ -55,6 +55,7 @@ from typing import Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from pie_tf._probabilities import ATOL, rows_off_one
 from pie_tf.errors import MissingEvaluationError, NotProbabilitiesError
 from pie_tf.store._files import (TMP_MARK, StoreError, is_local, join, read_array, read_json,
                                  write_array, write_json)
@@ -70,9 +71,10 @@ FIELDS = ("labels", "probs", "topk_labels", "topk_probs", "restricted_labels")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+=-]*$")
 
 
-# Rows of float32 softmax outputs sum to 1 within ~1e-6; renormalised int8 outputs exactly. 1e-2
-# still accepts float16 probabilities of 1000 classes and refuses scores or logits.
-_ROW_SUM_ATOL = 1e-2
+# Rows of float32 softmax outputs sum to 1 within ~1e-6, renormalised int8 outputs exactly and
+# float16 probabilities within 2**-11: the tolerance is pie_tf's one rule for probabilities
+# (pie_tf._probabilities.ATOL, 1e-3), the one the audit reads them back with.
+_ROW_SUM_ATOL = ATOL
 
 
 def _check_new_store_root(root):
@@ -537,7 +539,7 @@ class PredictionStore:
                 raise NotProbabilitiesError(f"`probabilities[{eval_set!r}]` must be finite and "
                                             "non-negative (softmax outputs, not logits).")
             sums = probs.sum(axis=1, dtype=np.float64)
-            off = np.abs(sums - 1.0) > _ROW_SUM_ATOL
+            off = rows_off_one(probs, _ROW_SUM_ATOL)
             if off.any():
                 row = int(np.flatnonzero(off)[0])
                 raise NotProbabilitiesError(
