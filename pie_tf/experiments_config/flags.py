@@ -12,7 +12,7 @@ from pie_tf.experiments_config.overrides import fields, get
 __all__ = ["define_flags", "resolve", "make_strategy", "parse_pair", "STRATEGIES", "STAGES"]
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
-STAGES = ("all", "train", "report")
+STAGES = ("all", "train", "report", "repair")
 
 
 def define_flags(presets, *, default_preset="quick", default_out_dir, flag_values=None):
@@ -39,9 +39,14 @@ def define_flags(presets, *, default_preset="quick", default_out_dir, flag_value
                         "one --out_dir (local or gs://).")
     flags.DEFINE_string("member_range", "", "'start:stop': train these positions of the member "
                         "list instead of a shard.")
+    flags.DEFINE_bool("retrain_changed", False, "When --out_dir holds members or evaluation "
+                      "sets made with another configuration (different flags), delete and "
+                      "retrain what changed instead of stopping with the list of differences.")
     flags.DEFINE_enum("stage", "all", STAGES, "train: only train this job's members; report: "
                       "only audit and report what the store holds; all: train, then audit and "
-                      "report once every member is stored.")
+                      "report once every member is stored; repair: delete every damaged member "
+                      "or evaluation set of the store, redo them (re-predicting from the stored "
+                      "checkpoints where there are some), then audit and report.")
     for key, field in fields(presets).items():
         value = field.example
         where = ".".join(field.path)

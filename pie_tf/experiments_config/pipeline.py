@@ -43,7 +43,6 @@ def run_study(presets, flag_values, *, title):
     from pie_tf.experiments_config.checks import check_study
     from pie_tf.experiments_config.flags import make_strategy
     from pie_tf.population import Population
-    from pie_tf.store import PredictionStore
 
     # every flag checked, and the strategy reached, before any data is read or model trained
     config, _ = check_study(presets, flag_values)
@@ -52,7 +51,7 @@ def run_study(presets, flag_values, *, title):
     data = arguments.study_data(config)
     evaluated = evaluations.evaluate(config, data)
     all_variants, audited, deployments = arguments.variants(config)
-    store = PredictionStore(os.path.join(flag_values.out_dir, "store"))
+    store = open_store(flag_values.out_dir, flag_values.stage)
     population = Population(
         arguments.model_fn(config, data.input_shape, data.info.n_classes), data.train,
         evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
@@ -104,19 +103,70 @@ def study_main(presets, flag_values, *, title):
 
 
 def run_population(population, flag_values, log):
-    """Train this job's members (unless ``--stage=report``); True when the store is complete."""
+    """Train this job's members (unless ``--stage=report``); True when the store is complete.
+
+    Either way the store is first compared with the flags' configuration
+    (``Population.reconcile``): results of another configuration stop the run
+    (``ConfigMismatchError``) unless ``--retrain_changed``. While the store is incomplete, an
+    earlier ``report.html`` in ``--out_dir`` is renamed ``report.stale.html``, so it never looks
+    current. ``--stage=report`` on an incomplete store raises :class:`pie_tf.errors.StoreError`
+    naming the missing members (the script exits non-zero).
+    """
+    from pie_tf.errors import StoreError
     from pie_tf.experiments_config.arguments import population_stage
 
+    on_mismatch = "retrain" if flag_values.retrain_changed else "error"
+    if flag_values.stage == "repair":
+        for what, why in population.store.remove_damaged():
+            log(f"repair: removed damaged {what} ({why}); it is redone now")
     if flag_values.stage != "report":
-        results = population.run(**population_stage(flag_values))
+        missing = _missing_members(population)
+        if missing:
+            _mark_report_stale(flag_values.out_dir, log)
+        results = population.run(**population_stage(flag_values), on_mismatch=on_mismatch)
         written = sum(r.status == "written" for r in results)
         log(f"population: {written} members trained now, "
             f"{sum(r.status == 'skipped' for r in results)} already stored")
-    missing = [m for m in population.members() if not population.store.has_member(*m)]
+    else:
+        population.reconcile(on_mismatch="error")
+    missing = _missing_members(population)
+    if missing and flag_values.stage == "report":
+        _mark_report_stale(flag_values.out_dir, log)
+        raise StoreError(population.store.root,
+                         f"lacks {len(missing)} of {len(population.members())} members of this "
+                         f"configuration (e.g. {', '.join(f'{v} seed {s}' for v, s in missing[:5])})"
+                         "; --stage=report audits a complete store only. Train them first "
+                         "(--stage=train or --stage=all with the same flags).")
     if missing:
         log(f"the store lacks {len(missing)} of {len(population.members())} members (e.g. "
             f"{missing[:3]}); the audit runs once every shard has finished.")
     return not missing
+
+
+def _missing_members(population):
+    return [m for m in population.members() if not population.store.has_member(*m)]
+
+
+def _mark_report_stale(out_dir, log):
+    """An earlier report of an incomplete or changing store must not look current."""
+    report = os.path.join(out_dir, "report.html")
+    if os.path.exists(report):
+        os.replace(report, os.path.join(out_dir, "report.stale.html"))
+        log(f"{report} described an earlier state of the store: renamed report.stale.html.")
+
+
+def open_store(out_dir, stage):
+    """The study's prediction store in ``out_dir/store``; for ``--stage=report`` it must exist."""
+    from pie_tf.errors import StoreError
+    from pie_tf.store import PredictionStore
+
+    root = os.path.join(out_dir, "store")
+    if stage == "report" and not os.path.exists(os.path.join(root, "STORE.json")):
+        _mark_report_stale(out_dir, lambda message: None)
+        raise StoreError(root, "holds no prediction store (no STORE.json); --stage=report "
+                               "audits a store a run has filled. Train first (--stage=train or "
+                               "--stage=all), or give the --out_dir of that run.")
+    return PredictionStore(root)
 
 
 def audit_from_store(store, eval_set, **kwargs):

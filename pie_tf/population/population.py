@@ -24,8 +24,12 @@ int8 calibration, which is deterministic but depends on the converter version.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
+import json
+import os
+import socket
 import sys
 import time
 from typing import Callable, Mapping
@@ -34,8 +38,8 @@ import numpy as np
 from absl import logging
 
 from pie_tf._keras import tf
-from pie_tf.errors import CheckpointError
-from pie_tf.population import _train
+from pie_tf.errors import CheckpointError, ConfigMismatchError, InvalidArgumentError
+from pie_tf.population import _identity, _train
 from pie_tf.population.recipe import Recipe
 from pie_tf.population.variants import Variant
 from pie_tf.store import PredictionStore
@@ -54,9 +58,10 @@ class MemberResult:
     ----------
     variant : str
     seed : int
-    status : {"written", "skipped", "not_chief"}
+    status : {"written", "skipped", "not_chief", "claimed"}
         ``"skipped"``: already in the store. ``"not_chief"``: trained on a non-chief worker of a
-        multi-worker strategy, whose chief writes it.
+        multi-worker strategy, whose chief writes it. ``"claimed"``: another job on this machine
+        was training its group (see :meth:`Population.run`); that job writes it.
     seconds : float
         Wall time spent on this member in this run (its own training, export and predictions).
     """
@@ -148,6 +153,14 @@ class Population:
             raise TypeError("`eval_data` must be a non-empty dict of name -> tf.data.Dataset.")
         self.eval_data = {name: _train.check_dataset(ds, f"eval_data[{name!r}]")
                           for name, ds in eval_data.items()}
+        train_float = _identity.is_float(_identity.image_dtype(self.train_data))
+        for name, ds in self.eval_data.items():
+            if _identity.is_float(_identity.image_dtype(ds)) != train_float:
+                raise InvalidArgumentError(
+                    f"`eval_data[{name!r}]` has {_identity.image_dtype(ds).name} images but "
+                    f"`train_data` {_identity.image_dtype(self.train_data).name}: the models "
+                    "would see it unscaled. Preprocess it as the training data (e.g. "
+                    "pie_tf.data.preprocess(ds, pie_tf.data.to_float())).")
         self.store = store if isinstance(store, PredictionStore) else PredictionStore(store)
         for name in self.eval_data:
             self.store.has_eval_set(name)  # validates the name
@@ -213,6 +226,7 @@ class Population:
         self.verbose = verbose
         self._eval_meta_cache = {}
         self._eval_written = set()
+        self._identity = None
 
     # ------------------------------------------------------------------ planning
     def members(self):
@@ -291,6 +305,8 @@ class Population:
         return self._eval_meta_cache[name]
 
     def _write_eval_sets(self, n_classes):
+        if not self.is_chief:
+            return
         for name in self.eval_data:
             if name in self._eval_written:
                 continue
@@ -298,15 +314,196 @@ class Population:
             self.store.write_eval_set(name, ids, labels, n_classes=n_classes,
                                       attributes=attributes or None,
                                       class_subset=self.class_subsets.get(name),
-                                      info=dict(self.eval_info.get(name, {})))
+                                      info=dict(self.eval_info.get(name, {})),
+                                      identity=self.identity()["eval_sets"][name])
             self._eval_written.add(name)
 
-    def run(self, *, shard=None, member_range=None):
+    @contextlib.contextmanager
+    def _claim(self, seed, root):
+        """Claim group (``seed``, ``root``) for this job while it trains it.
+
+        On a local store the claim is ``claims/<root>@seed_<seed>.json``, created exclusively
+        (``O_CREAT | O_EXCL``) and holding this host and process id, and removed when the group
+        is done: a second job on the same store skips claimed groups, so two local jobs split
+        the work. A claim whose process no longer runs (a killed job) is taken over. Stores on
+        object stores (``gs://``) have no exclusive create: there nothing is claimed, and jobs
+        must be given disjoint work with ``--shard`` (two jobs on one group both train it and
+        the first write wins, as before). Multi-worker training claims nothing either: its
+        workers train the same members together.
+        """
+        if not self.store.is_local or isinstance(self.strategy,
+                                                 tf.distribute.MultiWorkerMirroredStrategy):
+            yield True
+            return
+        folder = os.path.join(self.store.root, "claims")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{root.name}@seed_{seed}.json")
+        mine = {"host": socket.gethostname(), "pid": os.getpid()}
+        if not _create_exclusive(path, mine):
+            holder = _read_claim(path)
+            if holder is not None and holder != mine and _claim_alive(holder):
+                if self.verbose:
+                    _progress(f"{root.name} seed {seed}: claimed by process {holder['pid']} on "
+                              f"{holder['host']}; left to it")
+                yield False
+                return
+            os.replace(_write_temp(path, mine), path)   # a dead job's claim: taken over
+        try:
+            yield True
+        finally:
+            if _read_claim(path) == mine:
+                os.remove(path)
+
+    # ------------------------------------------------------------------ run identity
+    def identity(self):
+        """What this population's members are made from (see :mod:`pie_tf.population._identity`).
+
+        Returns
+        -------
+        dict
+            ``model`` (architecture), ``n_classes``, ``train_data`` and ``eval_sets`` (name ->
+            identity of each evaluation set), and ``recipe``.
+        """
+        if self._identity is None:
+            model = _train.build_model(self.model_fn, self.recipe)
+            classes = int(model.outputs[0].shape[-1])
+            self._identity = {
+                "model": _identity.model_identity(model), "n_classes": max(2, classes),
+                "train_data": _identity.data_identity(self.train_data),
+                "eval_sets": {name: _identity.data_identity(ds)
+                              for name, ds in self.eval_data.items()},
+                "recipe": {k: v for k, v in self.recipe.to_dict().items()
+                           if k not in _identity.IGNORED_RECIPE_FIELDS}}
+            del model
+        return self._identity
+
+    def _member_identity(self):
+        requested = self.identity()
+        return {key: requested[key] for key in ("model", "train_data", "eval_sets")}
+
+    def _eval_set_differences(self, name):
+        stored = self.store.eval_set(name)
+        ids, labels, attributes = self._eval_meta(name)
+        found = {}
+        if stored.num_examples != len(labels):
+            found["examples"] = (stored.num_examples, len(labels))
+        else:
+            if not np.array_equal(stored.ids.astype(str), np.asarray(ids).astype(str)):
+                found["ids"] = ("the stored ids", "other ids (another seed or split?)")
+            if not np.array_equal(stored.labels, labels):
+                found["labels"] = (f"{int((stored.labels != labels).sum())} differ", "")
+        if sorted(stored.attributes) != sorted(attributes):
+            found["attributes"] = (sorted(stored.attributes), sorted(attributes))
+        if stored.n_classes != self.identity()["n_classes"]:
+            found["n_classes"] = (stored.n_classes, self.identity()["n_classes"])
+        found.update(_identity.differences(stored.identity,
+                                           self.identity()["eval_sets"][name], "data."))
+        return found
+
+    def _member_differences(self, variant, seed, changed_sets):
+        manifest = self.store.member_info(variant, seed)
+        recipe = {k: v for k, v in manifest.get("recipe", {}).items()
+                  if k not in _identity.IGNORED_RECIPE_FIELDS}
+        found = _identity.differences(recipe, self.identity()["recipe"], "recipe.")
+        found.update(_identity.differences(manifest.get("identity", {}),
+                                           self._member_identity()))
+        wanted = sorted(self.variant_eval_sets.get(variant, self.eval_data))
+        missing = sorted(set(wanted) - set(manifest.get("files", {})))
+        if missing:
+            found["eval_sets"] = (sorted(manifest.get("files", {})), wanted)
+        for name in changed_sets:
+            if name in manifest.get("files", {}) and f"eval_sets.{name}" not in str(found):
+                found[f"eval set {name!r}"] = ("predicted on the stored set", "changed")
+        return found
+
+    def _checkpoint_differences(self, variant, seed):
+        marker = join(self.checkpoint_dir, variant, f"seed_{seed}", "weights.COMPLETE.json")
+        if not tf.io.gfile.exists(marker):
+            return {}
+        stored = read_json(marker, format_name=_CHECKPOINT_FORMAT).get("identity", {})
+        return _identity.differences(stored, self._checkpoint_identity())
+
+    def _checkpoint_identity(self):
+        requested = self.identity()
+        return {key: requested[key] for key in ("model", "train_data", "recipe")}
+
+    def reconcile(self, on_mismatch="error"):
+        """Compare what the store holds with what this population would produce, before any work.
+
+        Every stored evaluation set of ``eval_data``, every stored member of :meth:`members`
+        and every parent checkpoint is compared with this population's :meth:`identity`; stored
+        members of the population's variants under seeds it does not have count too (the audit
+        would read them).
+
+        Parameters
+        ----------
+        on_mismatch : {"error", "retrain"}
+            "error": raise :class:`pie_tf.errors.ConfigMismatchError` listing every key that
+            differs (stored vs requested). "retrain": delete what differs (members, their
+            checkpoints when the training changed, evaluation sets), so :meth:`run` trains it
+            again.
+
+        Returns
+        -------
+        dict
+            ``{item: {key: (stored, requested)}}``: what differed (empty when nothing did).
+        """
+        if on_mismatch not in ("error", "retrain"):
+            raise InvalidArgumentError(f"`on_mismatch` must be 'error' or 'retrain'; got "
+                                       f"{on_mismatch!r}.")
+        found, sets, members, checkpoints = {}, [], [], []
+        for name in self.eval_data:
+            if self.store.has_eval_set(name):
+                differ = self._eval_set_differences(name)
+                if differ:
+                    found[f"eval set {name!r}"] = differ
+                    sets.append(name)
+        wanted = set(self.members())
+        for variant in {v.name for v in self.variants}:
+            for seed in self.store.seeds(variant):
+                if (variant, seed) not in wanted:
+                    found[f"member {variant} seed {seed}"] = {
+                        "seed": (seed, f"not among the requested seeds {self.seeds}")}
+                    members.append((variant, seed))
+        for variant, seed in self.members():
+            if self.store.has_member(variant, seed):
+                differ = self._member_differences(variant, seed, sets)
+                if differ:
+                    found[f"member {variant} seed {seed}"] = differ
+                    members.append((variant, seed))
+            differ = self._checkpoint_differences(variant, seed)
+            if differ:
+                found[f"checkpoint {variant} seed {seed}"] = differ
+                checkpoints.append((variant, seed))
+        if not found:
+            return found
+        if on_mismatch == "error":
+            raise ConfigMismatchError(_mismatch_message(self.store.root, found, members, sets),
+                                      {f"{item}: {key}": pair for item, keys in found.items()
+                                       for key, pair in keys.items()})
+        if self.is_chief:
+            for variant, seed in members:
+                self.store.remove_member(variant, seed)
+            for name in sets:
+                self.store.remove_eval_set(name)
+            for variant, seed in checkpoints:
+                tf.io.gfile.rmtree(join(self.checkpoint_dir, variant, f"seed_{seed}"))
+        if self.verbose:
+            _progress(f"retraining what changed: {len(members)} members, {len(sets)} evaluation "
+                      f"sets and {len(checkpoints)} checkpoints removed from {self.store.root}")
+        return found
+
+    def run(self, *, shard=None, member_range=None, on_mismatch="error"):
         """Train, evaluate and store every member of this job not already in the store.
+
+        Before any training, the store is compared with this population (:meth:`reconcile`):
+        a stored member or evaluation set made with another configuration is never reused.
 
         Parameters
         ----------
         shard, member_range : see :meth:`plan`
+        on_mismatch : {"error", "retrain"}
+            See :meth:`reconcile`.
 
         Returns
         -------
@@ -315,6 +512,10 @@ class Population:
         if self.deterministic:
             tf.config.experimental.enable_op_determinism()
         planned = self.plan(shard=shard, member_range=member_range)
+        self.reconcile(on_mismatch)
+        # written before any training: the sets are the same for every member, and a set lost
+        # from a complete store is written again by re-running
+        self._write_eval_sets(self.identity()["n_classes"])
         todo = self._agree([not self.store.has_member(v, s) for v, s in planned])
         missing = {m for m, t in zip(planned, todo) if t}
         results = {m: MemberResult(m[0], m[1], "skipped", 0.0) for m in planned if m not in missing}
@@ -329,41 +530,56 @@ class Population:
             wanted = [v for v in group if (v.name, seed) in missing]
             if not wanted:
                 continue
-            runner = _GroupRun(self, seed, group)
-            for variant in wanted:
-                done += 1
-                start = time.perf_counter()
-                if self.verbose:
-                    _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: start")
-                # Every worker trains (collectives) and reads the weights back; only the chief
-                # exports, predicts and writes.
-                model, timing = runner.model(variant.base)
-                timing = dict(timing)
-                model = runner.plain(variant.base)
-                status = "not_chief"
-                if self.is_chief:
-                    if variant.tflite is not None:
-                        model, export_timing = runner.export(variant, model)
-                        timing.update(export_timing)
-                    predictions = self._predict(model, variant, timing)
-                    timing["member_s"] = time.perf_counter() - start
-                    if self.store.has_member(variant.name, seed):
-                        status = "skipped"  # another worker's view said missing; keep the first
-                    else:
-                        self.store.write_member(
-                            variant.name, seed, predictions, recipe=recipe_json, timing=timing,
-                            versions=versions,
-                            info={"strategy": type(self.strategy).__name__,
-                                  "replicas": self.strategy.num_replicas_in_sync})
-                        status = "written"
-                seconds = time.perf_counter() - start
-                results[(variant.name, seed)] = MemberResult(variant.name, seed, status, seconds)
-                if self.verbose:
-                    elapsed = time.perf_counter() - run_start
-                    left = elapsed / done * (len(missing) - done)
-                    _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} in "
-                              f"{seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
-                              f"{left / 60:.1f} min left)")
+            with self._claim(seed, root) as claimed:
+                if not claimed:  # another local job holds this group: it trains it
+                    for variant in wanted:
+                        results[(variant.name, seed)] = MemberResult(variant.name, seed,
+                                                                     "claimed", 0.0)
+                    done += len(wanted)
+                    continue
+                if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                    # another job may have finished some of them since the plan was made
+                    for variant in [v for v in wanted if self.store.has_member(v.name, seed)]:
+                        wanted.remove(variant)
+                        results[(variant.name, seed)] = MemberResult(variant.name, seed,
+                                                                     "skipped", 0.0)
+                        done += 1
+                runner = _GroupRun(self, seed, group)
+                for variant in wanted:
+                    done += 1
+                    start = time.perf_counter()
+                    if self.verbose:
+                        _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: start")
+                    # Every worker trains (collectives) and reads the weights back; only the chief
+                    # exports, predicts and writes.
+                    model, timing = runner.model(variant.base)
+                    timing = dict(timing)
+                    model = runner.plain(variant.base)
+                    status = "not_chief"
+                    if self.is_chief:
+                        if variant.tflite is not None:
+                            model, export_timing = runner.export(variant, model)
+                            timing.update(export_timing)
+                        predictions = self._predict(model, variant, timing)
+                        timing["member_s"] = time.perf_counter() - start
+                        if self.store.has_member(variant.name, seed):
+                            status = "skipped"  # another worker's view said missing; keep the first
+                        else:
+                            self.store.write_member(
+                                variant.name, seed, predictions, recipe=recipe_json, timing=timing,
+                                versions=versions,
+                                info={"strategy": type(self.strategy).__name__,
+                                      "replicas": self.strategy.num_replicas_in_sync},
+                                identity=self._member_identity())
+                            status = "written"
+                    seconds = time.perf_counter() - start
+                    results[(variant.name, seed)] = MemberResult(variant.name, seed, status, seconds)
+                    if self.verbose:
+                        elapsed = time.perf_counter() - run_start
+                        left = elapsed / done * (len(missing) - done)
+                        _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} in "
+                                  f"{seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
+                                  f"{left / 60:.1f} min left)")
         return [results[m] for m in planned]
 
     def _predict(self, model, variant, timing):
@@ -390,6 +606,58 @@ class Population:
         # the model's output size fixes how each set's predictions are stored
         self._write_eval_sets(next(iter(predictions.values())).shape[1])
         return predictions
+
+
+def _create_exclusive(path, content):
+    """Create ``path`` holding ``content`` (JSON) only if it does not exist; True if created."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        json.dump(content, f)
+    return True
+
+
+def _write_temp(path, content):
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(content, f)
+    return tmp
+
+
+def _read_claim(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):  # removed meanwhile, or caught half-written
+        return None
+
+
+def _claim_alive(holder):
+    """True unless the claim's process is known to be gone (only knowable on this host)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, KeyError, TypeError):
+        return True
+    return True
+
+
+def _mismatch_message(root, found, members, sets, shown=12):
+    lines = [f"{item}: {key}: stored {stored!r}, requested {requested!r}"
+             for item, keys in found.items() for key, (stored, requested) in keys.items()]
+    more = f"\n  ... and {len(lines) - shown} more" if len(lines) > shown else ""
+    return (f"the store {root} holds results made with another configuration; nothing was "
+            "trained or reused. What differs (stored vs requested):\n  "
+            + "\n  ".join(lines[:shown]) + more + "\nWays out: write this run to another "
+            "output folder (--out_dir), or retrain what changed with --retrain_changed "
+            "(Population.run(on_mismatch='retrain')): it deletes the "
+            f"{len(members)} member(s) and {len(sets)} evaluation set(s) listed (and checkpoints "
+            "whose training changed) and trains them again.")
 
 
 class _GroupRun:
@@ -439,8 +707,9 @@ class _GroupRun:
             return
         model.save_weights(prefix)
         # the marker makes the checkpoint valid; a run killed while saving leaves none
-        write_json(prefix + ".COMPLETE.json", {"format": _CHECKPOINT_FORMAT,
-                                               "variant": variant.name, "seed": self.seed})
+        write_json(prefix + ".COMPLETE.json", {
+            "format": _CHECKPOINT_FORMAT, "variant": variant.name, "seed": self.seed,
+            "identity": self.population._checkpoint_identity()})
 
     def model(self, variant):
         """(model, timing) of a Keras variant, trained (or restored) under the strategy."""

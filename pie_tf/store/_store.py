@@ -135,6 +135,9 @@ class EvalSet:
     class_subset : ndarray of int, shape (n_subset,), or None
     info : dict
         Free-form JSON metadata given when the set was written (e.g. corruption and severity).
+    identity : dict
+        What the set was made from, as the writer described it (a population's data identity:
+        image spec, size, digest of the first examples); empty when none was given.
     """
     name: str
     ids: np.ndarray
@@ -143,6 +146,7 @@ class EvalSet:
     attributes: dict
     class_subset: Optional[np.ndarray]
     info: dict
+    identity: dict = dataclasses.field(default_factory=dict)
 
     @property
     def num_examples(self):
@@ -306,7 +310,7 @@ class PredictionStore:
         return join(self.root, "eval_sets", name)
 
     def write_eval_set(self, name, ids, labels, *, n_classes, attributes=None,
-                       class_subset=None, info=None):
+                       class_subset=None, info=None, identity=None):
         """Record an evaluation set's ids, labels and attributes (once).
 
         Parameters
@@ -325,6 +329,9 @@ class PredictionStore:
             also store ``restricted_labels``.
         info : dict, optional
             JSON-serialisable metadata kept with the set.
+        identity : dict, optional
+            JSON description of what made the set (kept apart from ``info``; see
+            :attr:`EvalSet.identity`).
 
         Returns
         -------
@@ -400,8 +407,18 @@ class PredictionStore:
             "format": _EVAL_SET_FORMAT, "format_version": FORMAT_VERSION, "name": name,
             "num_examples": int(ids.shape[0]), "num_classes": n_classes,
             "attributes": sorted(attributes or {}), "info": info or {}, "files": files,
-            "created": _now()})
+            "identity": identity or {}, "created": _now()})
         return True
+
+    def remove_eval_set(self, name):
+        """Delete evaluation set ``name`` (its manifest first, so it is never half there).
+
+        Members keep their files for it; a run that writes the set again checks them against it.
+        Returns True if it was stored.
+        """
+        directory = self._eval_set_dir(_check_name(name, "name"))
+        self._eval_set_cache.pop(name, None)
+        return _remove_entry(directory, "EVAL_SET.json")
 
     def eval_sets(self):
         """Names of the stored evaluation sets, sorted."""
@@ -439,7 +456,8 @@ class PredictionStore:
         return EvalSet(name=name, ids=load("ids"), labels=load("labels"),
                        n_classes=int(manifest["num_classes"]),
                        attributes={a: load(f"attribute.{a}") for a in manifest["attributes"]},
-                       class_subset=load("class_subset"), info=manifest.get("info", {}))
+                       class_subset=load("class_subset"), info=manifest.get("info", {}),
+                       identity=manifest.get("identity", {}))
 
     def fields_for(self, eval_set):
         """Fields each member stores for ``eval_set`` (depends on its class count and subset)."""
@@ -459,6 +477,10 @@ class PredictionStore:
     def has_member(self, variant, seed):
         """True when member (``variant``, ``seed``) is completely written."""
         return tf.io.gfile.exists(join(self._member_dir(variant, seed), "MEMBER.json"))
+
+    def remove_member(self, variant, seed):
+        """Delete member (``variant``, ``seed``) (its manifest first). Returns True if stored."""
+        return _remove_entry(self._member_dir(variant, seed), "MEMBER.json")
 
     def members(self, variant=None):
         """Completely written members as sorted ``(variant, seed)`` pairs (of one variant if given)."""
@@ -492,7 +514,7 @@ class PredictionStore:
         return manifest
 
     def write_member(self, variant, seed, probabilities, *, recipe, timing=None, versions=None,
-                     info=None):
+                     info=None, identity=None):
         """Write one member's predictions on each evaluation set, atomically and once.
 
         Parameters
@@ -511,6 +533,9 @@ class PredictionStore:
             Library versions; Python's and numpy's are added.
         info : dict, optional
             Further JSON-serialisable metadata.
+        identity : dict, optional
+            JSON description of the model and data the member was made from (a population
+            compares it with a later run's before reusing the member).
 
         Raises
         ------
@@ -562,7 +587,8 @@ class PredictionStore:
         write_json(manifest_path, {
             "format": _MEMBER_FORMAT, "format_version": FORMAT_VERSION, "variant": variant,
             "seed": seed, "recipe": recipe, "timing": dict(timing or {}),
-            "versions": all_versions, "info": info or {}, "host": socket.gethostname(),
+            "versions": all_versions, "info": info or {}, "identity": identity or {},
+            "host": socket.gethostname(),
             "created": _now(), "files": files})
 
     def _reduce(self, eval_set, probs):
@@ -670,6 +696,47 @@ class PredictionStore:
                     checked += 1
         return checked
 
+    def remove_damaged(self):
+        """Find every damaged evaluation set and member, and delete it so a run redoes it.
+
+        A file that is missing, truncated, altered or unreadable, or a manifest that is not
+        valid JSON, makes its evaluation set or member damaged (each file is read and its
+        checksum checked, as :meth:`verify_all` does). Deleting them leaves a store a
+        population run fills again: evaluation sets are rewritten before any training, and
+        members are re-predicted from their checkpoints where these exist (trained again from
+        their seed otherwise). The studies run this with ``--stage=repair``.
+
+        Returns
+        -------
+        list of (str, str)
+            ``(what, why)`` for each entry removed, e.g. ``("member dense seed 0",
+            "...test.labels.npy: checksum differs ...")``.
+        """
+        removed = []
+        for path in tf.io.gfile.glob(join(self.root, "eval_sets", "*")):
+            name = path.rstrip("/").split("/")[-1]
+            if TMP_MARK in name:
+                continue
+            try:
+                self.eval_set(name)
+            except StoreError as err:
+                self.remove_eval_set(name)
+                removed.append((f"eval set {name}", str(err)))
+            except ValueError:  # no manifest: the directory of a set never completed
+                continue
+        for variant, seed in self.members():
+            try:
+                manifest = self.member_info(variant, seed)
+                for eval_set, fields in manifest["files"].items():
+                    if not self.has_eval_set(eval_set):  # rewritten by the run, then checked
+                        continue
+                    for field in fields:
+                        self.read_member(variant, seed, eval_set, field)
+            except (StoreError, ValueError, KeyError) as err:
+                self.remove_member(variant, seed)
+                removed.append((f"member {variant} seed {seed}", str(err)))
+        return removed
+
     @property
     def is_local(self):
         """True when the store is on the local filesystem (reads are memory-mapped)."""
@@ -695,6 +762,18 @@ def _top_k(probs, k):
     if straddle.size:
         top[straddle] = np.argsort(-probs[straddle], axis=1, kind="stable")[:, :k]
     return top
+
+
+def _remove_entry(directory, manifest):
+    """Remove ``directory`` whose ``manifest`` makes it valid: the manifest first, so a reader
+    never sees a half-deleted entry as complete."""
+    if not tf.io.gfile.exists(directory):
+        return False
+    existed = tf.io.gfile.exists(join(directory, manifest))
+    if existed:
+        tf.io.gfile.remove(join(directory, manifest))
+    tf.io.gfile.rmtree(directory)
+    return existed
 
 
 def _now():

@@ -140,3 +140,46 @@ def test_rerun_resumes_without_training(study):
     assert "population: 0 members trained now, 6 already stored" in again.stderr
     summary = pd.read_csv(out / "tables" / "summary.csv")
     pd.testing.assert_frame_equal(summary, tables["summary"])
+
+
+@pytest.mark.slow
+def test_changed_flags_incomplete_report_and_repair(study, tmp_path):
+    import os
+    import shutil
+
+    original, _, store, _ = study
+    out = tmp_path / "run"
+    shutil.copytree(original, out)
+    manifest = out / "store" / "members" / DENSE / "seed_0" / "MEMBER.json"
+    before = manifest.stat().st_mtime_ns
+    # other flags on a finished --out_dir: stopped before any work, with the differences
+    changed = run_script("celeba_bias.py", out, "--epochs=2", check=False)
+    assert changed.returncode != 0
+    assert "recipe.epochs: stored 1, requested 2" in changed.stderr
+    assert "--retrain_changed" in changed.stderr and "Traceback" not in changed.stderr
+    assert manifest.stat().st_mtime_ns == before
+
+    # a damaged member: --stage=report refuses it, --stage=repair re-predicts it
+    labels_file = manifest.parent / "test.labels.npy"
+    data = bytearray(labels_file.read_bytes())
+    data[-1] ^= 1
+    labels_file.write_bytes(bytes(data))
+    damaged = run_script("celeba_bias.py", out, "--stage=report", check=False)
+    assert damaged.returncode != 0 and "checksum differs" in damaged.stderr
+    repaired = run_script("celeba_bias.py", out, "--stage=repair")
+    assert f"repair: removed damaged member {DENSE} seed 0" in repaired.stderr
+    assert "population: 1 members trained now, 5 already stored" in repaired.stderr
+    np.testing.assert_array_equal(
+        pd.read_csv(out / "tables" / "summary.csv").to_numpy(),
+        pd.read_csv(original / "tables" / "summary.csv").to_numpy())
+
+    # an incomplete store: --stage=report exits non-zero naming what is missing, and the
+    # earlier report no longer looks current
+    shutil.rmtree(out / "store" / "members" / PRUNED / "seed_1")
+    incomplete = run_script("celeba_bias.py", out, "--stage=report", check=False)
+    assert incomplete.returncode != 0
+    assert f"lacks 1 of 6 members" in incomplete.stderr and f"{PRUNED} seed 1" in incomplete.stderr
+    assert not (out / "report.html").exists() and (out / "report.stale.html").exists()
+    empty = run_script("celeba_bias.py", tmp_path / "nothing", "--stage=report", check=False)
+    assert empty.returncode != 0 and "holds no prediction store" in empty.stderr
+    assert not os.path.exists(tmp_path / "nothing" / "store" / "STORE.json")
