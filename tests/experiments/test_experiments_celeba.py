@@ -169,16 +169,15 @@ def test_changed_flags_incomplete_report_and_repair(study, tmp_path):
     repaired = run_script("celeba_bias.py", out, "--stage=repair")
     assert f"repair: removed damaged member {DENSE} seed 0" in repaired.stderr
     assert "population: 1 members trained now, 5 already stored" in repaired.stderr
-    np.testing.assert_array_equal(
-        pd.read_csv(out / "tables" / "summary.csv").to_numpy(),
-        pd.read_csv(original / "tables" / "summary.csv").to_numpy())
+    pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "summary.csv"),
+                                  pd.read_csv(original / "tables" / "summary.csv"))
 
     # an incomplete store: --stage=report exits non-zero naming what is missing, and the
     # earlier report no longer looks current
     shutil.rmtree(out / "store" / "members" / PRUNED / "seed_1")
     incomplete = run_script("celeba_bias.py", out, "--stage=report", check=False)
     assert incomplete.returncode != 0
-    assert f"lacks 1 of 6 members" in incomplete.stderr and f"{PRUNED} seed 1" in incomplete.stderr
+    assert "lacks 1 of 6 members" in incomplete.stderr and f"{PRUNED} seed 1" in incomplete.stderr
     assert not (out / "report.html").exists() and (out / "report.stale.html").exists()
     empty = run_script("celeba_bias.py", tmp_path / "nothing", "--stage=report", check=False)
     assert empty.returncode != 0 and "holds no prediction store" in empty.stderr
