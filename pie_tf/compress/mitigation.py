@@ -323,7 +323,7 @@ def performance_weights(probabilities, labels, *, min_weight=0.3, gamma=1.0, nor
     return weights.astype(np.float32)
 
 
-def group_weights(attributes, labels):
+def group_weights(attributes, labels, *, power=1.0):
     """Kamiran & Calders' reweighing: label and group made independent in the weighted data.
 
     ``w(s, y) = P(s) P(y) / P(s, y)`` for an example of group ``s`` (the joint values of the
@@ -337,11 +337,17 @@ def group_weights(attributes, labels):
     attributes : dict of str -> array_like of shape (n_examples,)
         Group attributes (bool or int), e.g. ``{"Male": ..., "Young": ...}``.
     labels : array_like of int, shape (n_examples,)
+    power : float in (0, 1]
+        Tempering (ours): the weights are raised to ``power`` and divided by their mean, so 1 is
+        Kamiran & Calders' reweighing and 0.5 its square root (blond men 2.7x rather than 7.3x
+        on CelebA), trading less of the majority's accuracy for less of the rare cell's gain.
 
     Returns
     -------
     ndarray of float32, shape (n_examples,)
     """
+    if not _real(power) or not 0 < power <= 1:
+        raise InvalidArgumentError(f"`power` must be in (0, 1]; got {power!r}.")
     labels = _check_labels(labels)
     if not isinstance(attributes, dict) or not attributes:
         raise InvalidArgumentError("`attributes` must be a non-empty dict of name -> array of "
@@ -363,6 +369,9 @@ def group_weights(attributes, labels):
     joint = np.zeros((len(p_group), len(p_label)))
     np.add.at(joint, (group, label_index), 1.0 / n)
     weights = p_group[group] * p_label[label_index] / joint[group, label_index]
+    if power != 1:
+        weights = weights ** power
+        weights = weights / weights.mean()
     return weights.astype(np.float32)
 
 

@@ -167,6 +167,11 @@ def model_fn(config, input_shape, n_classes):
                              **kwargs)
 
 
+# preset keys of the population section passed to the Recipe as they are
+_MITIGATION_SETTINGS = ("distill_temperature", "distill_weight", "performance_min_weight",
+                        "performance_gamma", "group_weight_power")
+
+
 def recipe(config, strategy=None):
     """The population's training recipe from the preset.
 
@@ -184,6 +189,7 @@ def recipe(config, strategy=None):
                   finetune_learning_rate=section["fine_tune_learning_rate"],
                   prune_end=section["prune_end"],
                   calibration_examples=section["calibration_examples"],
+                  **{key: section[key] for key in _MITIGATION_SETTINGS if key in section},
                   jit_compile=bool(section.get("jit_compile", False)),
                   mixed_precision=resolve_policy(section.get("mixed_precision", "float32"),
                                                  strategy))

@@ -200,7 +200,8 @@ def mitigation_data(dense, train_data, recipe, mitigation):
         if not attributes:
             raise ValueError("variant prune_gw@S needs training examples with `attributes` "
                              "(group weights are computed over them); `train_data` has none.")
-        return mit.with_sample_weights(train_data, mit.group_weights(attributes, labels)), \
+        return mit.with_sample_weights(train_data, mit.group_weights(
+            attributes, labels, power=recipe.group_weight_power)), \
             None, None
     probs = mit.teacher_probabilities(dense, train_data, batch_size=recipe.eval_batch_size,
                                       from_logits=recipe.from_logits)

@@ -67,6 +67,9 @@ class Recipe:
         ``prune_rw`` members: ``min_weight`` (in [0, 1]) and ``gamma`` (> 0) of
         ``pie_tf.mitigation.performance_weights``. Defaults 0.3 and 1, Meyer & Wong's CelebA
         values.
+    group_weight_power : float
+        ``prune_gw`` members: ``power`` (in (0, 1]) of ``pie_tf.mitigation.group_weights``;
+        default 1, Kamiran & Calders' reweighing untempered.
     jit_compile : bool
         Compile the training step with XLA (``model.compile(jit_compile=True)``). Pruning masks
         are updated outside the step, so PruneCallback is unaffected; QAT members train without
@@ -100,6 +103,7 @@ class Recipe:
     distill_weight: float = 0.5
     performance_min_weight: float = 0.3
     performance_gamma: float = 1.0
+    group_weight_power: float = 1.0
     jit_compile: bool = False
     mixed_precision: str = "float32"
 
@@ -126,6 +130,9 @@ class Recipe:
             value = getattr(self, name)
             if not _real(value) or not 0 <= value <= 1:
                 raise ValueError(f"`{name}` must be in [0, 1]; got {value!r}.")
+        if not _real(self.group_weight_power) or not 0 < self.group_weight_power <= 1:
+            raise ValueError(f"`group_weight_power` must be in (0, 1]; got "
+                             f"{self.group_weight_power!r}.")
         for name in ("momentum", "weight_decay"):
             value = getattr(self, name)
             if not _real(value) or not 0 <= value < 1:

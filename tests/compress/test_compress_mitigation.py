@@ -237,3 +237,15 @@ def test_a_saturated_softmax_student_still_gets_a_gradient():
         assert float(got) == pytest.approx(float(expected), rel=1e-5)
         assert np.abs(grad.numpy()).max() > 1.0
         np.testing.assert_allclose(grad.numpy(), grad_ref.numpy(), rtol=1e-5)
+
+
+def test_tempered_group_weights():
+    rng = np.random.default_rng(9)
+    male = rng.random(300) < 0.4
+    labels = (rng.random(300) < np.where(male, 0.05, 0.25)).astype(int)
+    full = mitigation.group_weights({"Male": male}, labels)
+    half = mitigation.group_weights({"Male": male}, labels, power=0.5)
+    np.testing.assert_allclose(half, np.sqrt(full) / np.sqrt(full).mean(), rtol=1e-5)
+    assert half.max() < full.max() and half.mean() == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(InvalidArgumentError, match="power"):
+        mitigation.group_weights({"Male": male}, labels, power=0)

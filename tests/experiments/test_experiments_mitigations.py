@@ -43,3 +43,14 @@ def test_mitigation_tables_pair_each_mitigation_with_its_baseline():
     assert row["cie_cut_pct"] == 0 and row["top1_change_points"] == 0
     assert row["verdict"].startswith("did not help")
     assert pipeline.mitigation_tables(audit.to_frames(), ["prune_ft@0.8"], config) == {}
+
+
+def test_mitigation_settings_are_flags_that_reach_the_recipe():
+    config = get(CELEBA_BIAS, "quick", group_weight_power="0.5", distill_temperature="2",
+                 distill_weight="0.25")
+    recipe = arguments.recipe(config)
+    assert (recipe.group_weight_power, recipe.distill_temperature, recipe.distill_weight) == \
+        (0.5, 2.0, 0.25)
+    assert arguments.recipe(get(CELEBA_BIAS, "quick")).performance_min_weight == 0.3
+    with pytest.raises(ValueError, match="group_weight_power"):
+        arguments.recipe(get(CELEBA_BIAS, "quick", group_weight_power="2"))
