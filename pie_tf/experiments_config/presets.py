@@ -87,6 +87,8 @@ _CELEBA_PAPER = dict(
         epochs=10,                    # ours (the paper does not state its schedule in the text)
         batch_size=256,               # ours
         learning_rate=0.1,            # ours: SGD momentum 0.9, cosine decay
+        learning_rate_batch=256,      # both learning rates are for this batch size; another
+                                      # --batch_size scales them linearly (Goyal et al. 2017)
         sparsities=[0.3, 0.5, 0.7, 0.9, 0.95, 0.99],  # the paper's pruning levels
         prune_mode="during_training",  # the paper prunes during training (Zhu & Gupta schedule)
         prune_end=0.8,                # ours: the sparsity ramp ends at 80% of the (pruning) run
@@ -127,6 +129,7 @@ _CELEBA_QUICK = _derive(
         epochs=3,
         batch_size=64,
         learning_rate=0.05,
+        learning_rate_batch=64,
         # A 20k-parameter ResNet keeps its accuracy to ~80% sparsity here and collapses to the
         # majority class at 90% (measured); the paper's ResNet-18 has 11M parameters to lose.
         sparsities=[0.5, 0.8],
@@ -179,6 +182,7 @@ _IMAGENET_PAPER = dict(
         epochs=90,                    # ours: the standard ResNet-50 schedule
         batch_size=1024,              # ours
         learning_rate=0.4,            # ours: SGD momentum 0.9, cosine decay (0.1 per 256)
+        learning_rate_batch=1024,     # linear scaling for another --batch_size (Goyal et al.)
         sparsities=[0.1, 0.3, 0.5, 0.7, 0.9],  # the paper's pruning levels
         prune_mode="during_training",  # the paper prunes during training
         prune_end=0.8,                # ours
@@ -229,6 +233,7 @@ _IMAGENET_QUICK = _derive(
         epochs=3,
         batch_size=64,
         learning_rate=0.05,
+        learning_rate_batch=64,
         sparsities=[0.5, 0.8],        # see the CelebA quick preset
         prune_mode="fine_tune",
         prune_end=0.5,

@@ -182,3 +182,18 @@ def test_paper_presets_turn_on_accelerator_options_resolved_for_the_device():
         assert forced.mixed_precision == "mixed_bfloat16"
         with pytest.raises(ValueError, match="`mixed_precision`.*'fp8'"):
             arguments.recipe(get(presets, "paper", mixed_precision="fp8"), strategy)
+
+
+def test_learning_rates_scale_linearly_with_the_batch_size():
+    imagenet = arguments.recipe(get(IMAGENET_PIE, "paper"))
+    assert (imagenet.batch_size, imagenet.learning_rate) == (1024, pytest.approx(0.4))
+    small = arguments.recipe(get(IMAGENET_PIE, "paper", batch_size="8"))
+    assert small.learning_rate == pytest.approx(0.4 * 8 / 1024)
+    assert small.finetune_learning_rate == pytest.approx(0.01 * 8 / 1024)
+    # a given rate is the rate at learning_rate_batch, so it scales too
+    given = arguments.recipe(get(CELEBA_BIAS, "paper", batch_size="128", learning_rate="0.2"))
+    assert given.learning_rate == pytest.approx(0.1)
+    quick = arguments.recipe(get(CELEBA_BIAS, "quick"))
+    assert quick.learning_rate == pytest.approx(0.05)  # its own batch: unchanged
+    with pytest.raises(ValueError, match="`--learning_rate_batch`.*0"):
+        arguments.recipe(get(CELEBA_BIAS, "paper", learning_rate_batch="0"))
