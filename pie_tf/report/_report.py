@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 import pathlib
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pie_tf.report import figures as _fig
+from pie_tf.report import mitigation as _mitigation
 from pie_tf.report.html import figure_png, page_html, table_html
 
 __all__ = ["write_report", "Report", "SECTIONS"]
@@ -90,6 +92,32 @@ SECTIONS = (
              "The exemplars of each variant, with the true label and the two modal labels."),
 )
 _CSV_ONLY = ("_by_member", "corruption_errors")
+
+
+class _Page:
+    """What a section renderer reads: the tables and a compact table helper."""
+
+    def __init__(self, tables, max_rows):
+        self.tables, self.max_rows = tables, max_rows
+
+    def table(self, name):
+        frame = self.tables.get(name)
+        return None if frame is None or frame.empty else frame
+
+    def table_html(self, name, *, columns=None, rows=None, note=""):
+        shown = self.tables[name] if rows is None else rows
+        if columns is not None:
+            shown = shown[[c for c in columns if c in shown.columns] or list(shown.columns)]
+        out = table_html(shown, max_rows=self.max_rows, csv_name=f"tables/{name}.csv")
+        return out + (f"<p>{html.escape(note)}</p>" if note else "")
+
+
+# Sections rendered by a function of the page: (id, heading, render, tables it shows, the id of
+# the section it follows).
+RENDERED_SECTIONS = (
+    ("mitigation_summary", _mitigation.HEADING, _mitigation.mitigation_section,
+     ("mitigation_summary", "mitigation"), "summary"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +269,16 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         sections.append(dict(id=spec.table, heading=spec.heading, text=spec.text, figures=figs,
                              tables=[table_html(shown, max_rows=max_rows,
                                                 csv_name=f"tables/{spec.table}.csv")]))
+    page = _Page(tables, max_rows)
+    for section_id, heading, render, shows, after in RENDERED_SECTIONS:
+        known.update(shows)
+        content = render(page)
+        if content is None:
+            continue
+        where = next((i + 1 for i, sec in enumerate(sections) if sec["id"] == after),
+                     len(sections))
+        sections.insert(where, dict(id=section_id, heading=heading, text=content["text"],
+                                    figures=[], tables=content["parts"]))
     csv_only = [name for name in tables if name not in known and name.endswith(_CSV_ONLY)]
     if csv_only:
         links = "".join(f'<li><a href="tables/{n}.csv">tables/{n}.csv</a> '

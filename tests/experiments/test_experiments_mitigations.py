@@ -1,10 +1,9 @@
 """--mitigations: the mitigated variants beside the plain pruned ones, and their comparison
 tables from a study's audit."""
-import numpy as np
 import pytest
 
-import pie_tf
 from pie_tf.experiments_config import CELEBA_BIAS, IMAGENET_PIE, arguments, get, pipeline
+from tests.audit import _mitigation_case as _case
 
 
 def test_mitigations_flag_adds_variants_at_every_sparsity():
@@ -25,15 +24,10 @@ def test_mitigations_flag_adds_variants_at_every_sparsity():
 
 
 def test_mitigation_tables_pair_each_mitigation_with_its_baseline():
-    rng = np.random.default_rng(0)
-    labels = (rng.random(300) < 0.2).astype(int)
-    male = rng.random(300) < 0.4
-    dense = np.repeat(labels[None], 3, axis=0)
-    pruned = dense.copy()
-    pruned[:2, :40] = 1 - labels[:40]
+    labels, male, dense = _case.dense_case(0)
+    pruned = _case.forgetting(dense, labels, 40)
     audited = ["prune_ft@0.8", "prune_kd@0.8", "prune_kd@0.8+tflite_int8", "qat_int8"]
-    audit = pie_tf.audit(dense, {v: pruned for v in audited}, labels,
-                         attributes={"Male": male}, target_name="Blond_Hair", n_bootstrap=20)
+    audit = _case.audit(dense, {v: pruned for v in audited}, labels, male)
     config = {"audit": {"n_bootstrap": 50}, "seed": 0}
     tables = pipeline.mitigation_tables(audit.to_frames(), audited, config)
     assert list(tables["mitigation_summary"]["variant"]) == ["prune_kd@0.8"]
