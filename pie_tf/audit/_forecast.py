@@ -293,9 +293,9 @@ def forecast_groups(scores, groups, masks, *, flag_fraction=0.1, cie=None):
     ----------
     scores : DataFrame from :func:`risk_scores`
     groups, masks : from :func:`pie_tf.audit.attribute_groups`
-    flag_fraction : float in (0, 1]
-        Share of the examples flagged. With ``cie`` given, the audit passes the variant's CIE
-        fraction, so as many examples are flagged as compression changed.
+    flag_fraction : float in (0, 1], or None with ``cie``
+        Share of the examples flagged. None flags as many examples as ``cie`` has CIEs (what the
+        audit does), and nothing when there are none (status ``"nothing flagged"``).
     cie : ndarray of bool, shape (n_examples,), optional
         A variant's CIE mask: adds its observed ``cie_overindex`` and the share of the group's
         CIEs that were flagged (``cie_recall``).
@@ -307,12 +307,16 @@ def forecast_groups(scores, groups, masks, *, flag_fraction=0.1, cie=None):
     (``flagged_overindex > 1``), with ``cie``: ``n_cie, cie_overindex, cie_recall``; ``status``.
     Scores the dense population cannot give and empty groups are NaN with their reason.
     """
-    if not 0 < flag_fraction <= 1:
-        raise InvalidArgumentError(f"`flag_fraction` must be in (0, 1]; got {flag_fraction!r}.")
     masks = np.asarray(masks, dtype=bool)
     weights_by_group = masks.astype(np.float64)  # one BLAS product per score, not a bool loop
     n = masks.shape[0]
-    n_flag = int(round(flag_fraction * n))
+    if flag_fraction is None and cie is not None:
+        n_flag = int(np.sum(cie))  # as many flagged as compression changed; none without CIEs
+    elif flag_fraction is None or not 0 < flag_fraction <= 1:
+        raise InvalidArgumentError(f"`flag_fraction` must be in (0, 1] (or None with `cie`: "
+                                   f"the CIE fraction); got {flag_fraction!r}.")
+    else:
+        n_flag = int(round(flag_fraction * n))
     n_group = masks.sum(axis=0)
     frames = []
     for name, sign in RISK_SCORES.items():

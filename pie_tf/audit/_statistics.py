@@ -81,8 +81,7 @@ class AuditStatistics:
         for variant in self.variants:
             cie = self.pie_mask(variant)
             table = _forecast.forecast_groups(self.forecast_risk, groups, masks,
-                                              flag_fraction=max(cie.mean(), 1 / cie.size),
-                                              cie=cie)
+                                              flag_fraction=None, cie=cie)
             table.insert(0, "variant", variant)
             frames.append(table)
         return pd.concat(frames, ignore_index=True)

@@ -155,6 +155,13 @@ def test_forecast_groups_against_a_plain_loop():
         forecast.STATUS_NO_PROBABILITIES).all()
     with pytest.raises(InvalidArgumentError, match="flag_fraction"):
         forecast.forecast_groups(scores, groups, masks, flag_fraction=0)
+    # Flag as many as there are CIEs: none without CIEs, and the status says so.
+    same = forecast.forecast_groups(scores, groups, masks, flag_fraction=None, cie=cie)
+    np.testing.assert_allclose(same["flagged_overindex"], table["flagged_overindex"])
+    none = forecast.forecast_groups(scores, groups, masks, flag_fraction=None,
+                                    cie=np.zeros(n, bool))
+    vote = none[none["score"] == "disagreement"]
+    assert vote["flagged_overindex"].isna().all() and set(vote["status"]) == {"nothing flagged"}
 
 
 def test_dense_forecast_needs_only_the_dense_population():
