@@ -216,7 +216,6 @@ class Population:
                                else join(self.store.root, "checkpoints"))
         self.deterministic = bool(deterministic)
         if self.deterministic and self.recipe.jit_compile:
-            from pie_tf.errors import InvalidArgumentError
             raise InvalidArgumentError(
                 "`deterministic=True` with `recipe.jit_compile=True`: TensorFlow has no "
                 "deterministic XLA kernel for some gradients (MaxPool's, in every ResNet stem), "
