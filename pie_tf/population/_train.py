@@ -265,10 +265,16 @@ def keras_predictor(model, from_logits, spec):
     partial batch included). Called outside any strategy scope, on a model that lives outside any
     strategy, so it predicts in dataset order on this worker alone.
     """
+    reduced = _precision.uses_mixed_precision(model)
+
     @tf.function(input_signature=[tf.TensorSpec([None, *spec.shape], spec.dtype)])
     def predict(images):
-        out = model(images, training=False)
-        return tf.nn.softmax(out, axis=-1) if from_logits else out
+        out = tf.cast(model(images, training=False), tf.float32)
+        if from_logits:
+            return tf.nn.softmax(out, axis=-1)
+        if reduced:  # a float16/bfloat16 softmax sums to 1 only within its rounding (2e-3)
+            out = out / tf.reduce_sum(out, axis=-1, keepdims=True)
+        return out
     return lambda images: predict(images).numpy().astype(np.float32)
 
 
