@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 import pie_tf.data  # noqa: E402
 from pie_tf.data.fashion_mnist import fashion_mnist_arrays  # noqa: E402
-from pie_tf._keras import tf  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 
 def jpegs(n, sizes, seed=0):

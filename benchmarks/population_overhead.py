@@ -17,13 +17,14 @@ import tempfile
 import time
 
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
-from pie_tf._keras import keras, tf
+from pie_tf import keras
 from pie_tf.data.fashion_mnist import fashion_mnist_arrays
 from pie_tf.models import small_resnet
-from pie_tf.population import Population, Recipe
-from pie_tf.population import _train
+from pie_tf.population import (Population, Recipe, compile_model, steps_per_epoch,
+                               train_batches)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("members", 3, "Dense members (seeds) timed each way.")
@@ -50,7 +51,7 @@ def main(_):
     model_fn = functools.partial(small_resnet, (28, 28, 1), 10, depth=FLAGS.depth,
                                  width=FLAGS.width)
     root = tempfile.mkdtemp(prefix="pie_population_bench_")
-    steps = _train.steps_per_epoch(train, recipe)
+    steps = steps_per_epoch(train, recipe)
     tf.config.experimental.enable_op_determinism()  # both sides run under it
     bare_s, harness_s, bare_cpu, harness_cpu = [], [], [], []
     try:
@@ -58,9 +59,9 @@ def main(_):
             start, cpu = time.perf_counter(), time.process_time()
             keras.utils.set_random_seed(seed)
             model = model_fn()
-            _train.compile_model(model, recipe, learning_rate=recipe.learning_rate,
+            compile_model(model, recipe, learning_rate=recipe.learning_rate,
                                  total_steps=recipe.epochs * steps)
-            model.fit(_train.train_batches(train, recipe, seed), epochs=recipe.epochs,
+            model.fit(train_batches(train, recipe, seed), epochs=recipe.epochs,
                       steps_per_epoch=steps, verbose=0)
             probs = model.predict(x_eval, batch_size=recipe.eval_batch_size, verbose=0)
             bare_s.append(time.perf_counter() - start)

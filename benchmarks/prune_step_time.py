@@ -24,8 +24,8 @@ import numpy as np
 from absl import app, flags
 
 import pie_tf
-from pie_tf import models
-from pie_tf._keras import keras, tf
+import tensorflow as tf
+from pie_tf import keras, models
 from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 FLAGS = flags.FLAGS

@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import pie_tf  # noqa: E402
-from pie_tf._keras import keras  # noqa: E402
+from pie_tf import keras  # noqa: E402
 from pie_tf.compress.quantize import prunable_kernel_sparsity  # noqa: E402
 from pie_tf.data.fashion_mnist import fashion_mnist_arrays  # noqa: E402
 

@@ -27,8 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import numpy as np  # noqa: E402
 
 import pie_tf  # noqa: E402
-from pie_tf import _precision  # noqa: E402
-from pie_tf._keras import keras, tf  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from pie_tf import keras  # noqa: E402
 from pie_tf.models import resnet18, resnet50, small_resnet  # noqa: E402
 
 
@@ -48,8 +49,12 @@ def policy(option):
 
 def make(args, option, prune):
     keras.utils.set_random_seed(0)
-    with _precision.policy_scope(keras, policy(option)):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy(option))
+    try:
         model = build(args.model, args.image_size, args.classes)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
     if policy(option) == "mixed_float16":
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)

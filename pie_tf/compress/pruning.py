@@ -39,9 +39,11 @@ from tensorflow_model_optimization.python.core.quantization.keras import quantiz
 from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
-__all__ = ["PruneCallback", "clone_dense", "prunable_weights"]
+__all__ = ["PruneCallback", "clone_dense", "prunable_weights", "pruning_wrapped_layers",
+           "get_pruning_state"]
 
 # Name of the checkpoint dependency that holds the pruning state on the model.
 STATE_NAME = "pie_tf_pruning"
@@ -199,6 +201,13 @@ def clone_dense(model):
         clone = keras.models.clone_model(model)
         clone.set_weights(model.get_weights())
     return clone
+
+
+def pruning_wrapped_layers(model):
+    """Names of the layers of ``model`` (nested models included) that still carry tfmot's
+    pruning wrapper (``PruneLowMagnitude``), in model order; empty for a stripped model."""
+    return [layer.name for layer in _all_layers(model)
+            if isinstance(layer, pruning_wrapper.PruneLowMagnitude)]
 
 
 def get_pruning_state(model):

@@ -20,7 +20,8 @@ from pie_tf._probabilities import (
     as_probabilities, check_kind, looks_like_probabilities, renormalize)
 from pie_tf.audit import label_loyalty, probability_loyalty
 from pie_tf.errors import InvalidArgumentError
-from pie_tf.export.tflite import TFLiteModel, _check_positive_int, iter_examples
+from pie_tf.export._examples import check_positive_int, iter_examples
+from pie_tf.export._runtime import TFLiteModel
 
 __all__ = ["compare_deployment", "DeploymentComparison", "keras_weight_bytes", "to_probabilities"]
 
@@ -158,11 +159,11 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
         raise TypeError("`tflite_model` must be a pie_tf TFLiteModel (from pie_tf.export_tflite or "
                         f"TFLiteModel.load); got {type(tflite_model).__name__}.")
     check_kind(outputs, "outputs")
-    _check_positive_int(batch_size, "batch_size")
-    _check_positive_int(latency_runs, "latency_runs")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(latency_runs, "latency_runs")
     latency_threads = tuple(latency_threads)
     for threads in latency_threads:
-        _check_positive_int(threads, "latency_threads")
+        check_positive_int(threads, "latency_threads")
     if len(keras_model.inputs) != 1 or len(keras_model.outputs) != 1:
         raise ValueError("compare_deployment supports models with one input and one output.")
 
@@ -245,7 +246,8 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
 def _check_true_labels(labels, n_classes):
     """Integer class indices in [0, n_classes): anything else would score accuracy 0 silently."""
     labels = np.asarray(labels)
-    if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+    if (labels.dtype.kind == "f" and np.all(np.isfinite(labels))
+            and np.all(labels == np.round(labels))):
         labels = labels.astype(np.int64)
     if labels.dtype.kind not in "iub":
         raise InvalidArgumentError(f"`labels` must be integer class indices; got dtype "

@@ -42,8 +42,7 @@ from pie_tf.errors import CheckpointError, ConfigMismatchError, InvalidArgumentE
 from pie_tf.population import _identity, _train
 from pie_tf.population.recipe import Recipe
 from pie_tf.population.variants import Variant
-from pie_tf.store import PredictionStore
-from pie_tf.store._files import join, read_json, write_json
+from pie_tf.store import PredictionStore, join, read_json, write_json
 
 __all__ = ["Population", "MemberResult"]
 

@@ -284,3 +284,15 @@ def test_qat_models_are_reported_and_pruned():
     report = pie_tf.sparsity_report(qat)
     rows = report[report.prunable & (report.layer != "(overall)")]
     assert list(rows.zeros) == [expected_zeros(128, 0.5)] * 2
+
+
+def test_compress_package_lists_its_public_names():
+    import pie_tf.compress as compress
+    from pie_tf.compress import pruning, quantize
+    for name in compress.__all__:
+        assert getattr(compress, name) is not None, name
+    assert compress.PruneCallback is pruning.PruneCallback is pie_tf.PruneCallback
+    assert compress.QuantizeCallback is quantize.QuantizeCallback
+    assert compress.quantize is quantize and quantize.quantize is pie_tf.quantize
+    with pytest.raises(AttributeError, match="no attribute"):
+        compress.not_a_name  # noqa: B018

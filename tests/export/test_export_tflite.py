@@ -154,3 +154,30 @@ class _Subclassed(keras.Model):
 
     def call(self, x):
         return self.dense(x)
+
+
+def test_public_names_resolve_to_one_object_each():
+    import pie_tf.export
+    import pie_tf.export.tflite as tflite_module
+    from pie_tf.export import _runtime
+    assert pie_tf.TFLiteModel is pie_tf.export.TFLiteModel is tflite_module.TFLiteModel
+    assert pie_tf.TFLiteModel is _runtime.TFLiteModel
+    assert pie_tf.export_tflite is pie_tf.export.export_tflite is export_tflite
+    assert pie_tf.export.MODES == MODES == ("float32", "float16", "dynamic", "int8")
+    assert set(pie_tf.export.__all__) >= {"export_tflite", "TFLiteModel", "compare_deployment",
+                                         "iter_examples"}
+    for name in pie_tf.export.__all__:
+        assert getattr(pie_tf.export, name) is not None
+    with pytest.raises(AttributeError, match="no attribute"):
+        pie_tf.export.not_a_name  # noqa: B018
+
+
+def test_pruning_wrapped_layers_names_what_still_carries_the_wrapper():
+    from pie_tf.compress.pruning import pruning_wrapped_layers
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
+                              keras.layers.Dense(2, name="b")])
+    assert pruning_wrapped_layers(plain) == []
+    wrapped = tfmot.sparsity.keras.prune_low_magnitude(plain)
+    assert pruning_wrapped_layers(wrapped) == ["prune_low_magnitude_a", "prune_low_magnitude_b"]
+    stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
+    assert pruning_wrapped_layers(stripped) == []
