@@ -21,7 +21,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout
 
 from pie_tf.experiments_config import CELEBA_BIAS, IMAGENET_PIE, arguments, get  # noqa: E402
-from pie_tf.population import Variant  # noqa: E402
 
 SPLITS = {"celeb_a": {"train": 162_770, "test": 19_962},
           "imagenet2012": {"train": 1_281_167, "validation": 50_000}}
@@ -69,8 +68,7 @@ def cost(name, presets, with_flops):
     per_member_sets = n_eval + n_corrupted * n_eval + (IMAGENET_A if has_a else 0)
     export_sets = n_eval + (IMAGENET_A if has_a else 0) + (
         n_corrupted * n_eval if deploy_corrupted else 0)
-    for name_v in all_variants:
-        variant = Variant.parse(name_v)
+    for variant in all_variants:  # Variant objects: kind, sparsity, tflite, parent
         if variant.tflite is None:
             if variant.parent is None:  # trained from scratch
                 train_images += population["epochs"] * splits["train"]
@@ -80,7 +78,7 @@ def cost(name, presets, with_flops):
             sets = per_member_sets
         else:
             conversions += 1
-            sets = export_sets if name_v in exports else per_member_sets
+            sets = export_sets if variant in exports else per_member_sets
             tflite_inferences += sets
         subset = IMAGENET_A if has_a else 0
         store += (sets - subset) * store_bytes_per_example(n_classes) + \

@@ -194,8 +194,8 @@ def recipe(config, strategy=None):
     scale = section["batch_size"] / reference
     return Recipe(epochs=section["epochs"], batch_size=section["batch_size"], optimizer="sgd",
                   learning_rate=section["learning_rate"] * scale, lr_schedule="cosine",
-                  finetune_epochs=section["fine_tune_epochs"],
-                  finetune_learning_rate=section["fine_tune_learning_rate"] * scale,
+                  fine_tune_epochs=section["fine_tune_epochs"],
+                  fine_tune_learning_rate=section["fine_tune_learning_rate"] * scale,
                   prune_end=section["prune_end"],
                   calibration_examples=section["calibration_examples"],
                   **{key: section[key] for key in _MITIGATION_SETTINGS if key in section},
@@ -209,21 +209,21 @@ def seeds(config):
     return range(config["seed"], config["seed"] + config["population"]["members"])
 
 
-_PRUNING = {"during_training": "during", "fine_tune": "finetune", "both": "both"}
+_PRUNING = {"during_training": "during", "fine_tune": "fine_tune", "both": "both"}
 
 
 def variants(config):
-    """Variant names of the study.
+    """The study's variants (each a :class:`pie_tf.population.Variant`, a str: its name).
 
     Returns
     -------
-    all_variants : list of str
+    all_variants : list of Variant
         Every variant the population trains (``pie_tf.population.standard_variants``) plus the
         TFLite export (``deploy_mode``) of every compressed Keras variant.
-    audited : list of str
+    audited : list of Variant
         Compressed variants audited against dense: pruned, QAT and post-training quantized
         dense models.
-    deployments : list of (str, str)
+    deployments : list of (Variant, Variant)
         (Keras variant, its TFLite export) pairs audited for deployment-identified exemplars.
     """
     from pie_tf.population import standard_variants
@@ -236,11 +236,11 @@ def variants(config):
                                     pruning=_PRUNING[section["prune_mode"]],
                                     qat=section["qat"], tflite=section["post_training"],
                                     tflite_of=("dense",), mitigations=section["mitigations"])
-    audited = [v for v in audited_all if v != "dense"]
+    audited = audited_all[1:]  # every variant but dense, which standard_variants puts first
     deployments = []
     if section["deploy_mode"]:
-        keras_compressed = [v for v in audited if "+tflite_" not in v]
-        deployments = [(v, f"{v}+tflite_{section['deploy_mode']}") for v in keras_compressed]
+        deployments = [(v, v.exported(section["deploy_mode"])) for v in audited
+                       if v.tflite is None]
     return audited_all + [d for _, d in deployments], audited, deployments
 
 

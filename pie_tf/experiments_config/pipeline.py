@@ -71,18 +71,18 @@ def run_study(presets, flag_values, *, title):
     return console_summary(tables, report)
 
 
-def sparsity_axis(names):
+def sparsity_axis(variants):
     """x position of each population in the robustness figure: its sparsity (dense at 0).
 
-    Quantized populations are not on this axis and are left out (their rows stay in the tables).
+    ``variants``: :class:`pie_tf.population.Variant` objects (names are parsed). Quantized
+    populations are not on this axis and are left out (their rows stay in the tables).
     """
     from pie_tf.population import Variant
 
     axis = {"dense": 0.0}
-    for name in names:
-        v = Variant.parse(name)
-        if v.sparsity is not None and v.tflite is None:
-            axis[name] = v.sparsity
+    for variant in map(Variant.parse, variants):
+        if variant.sparsity is not None and variant.tflite is None:
+            axis[variant.name] = variant.sparsity
     return axis
 
 
@@ -258,12 +258,9 @@ def mitigation_tables(tables, audited, config):
     from pie_tf.audit import mitigation_comparison, mitigation_summary
     from pie_tf.population import Variant
 
-    pairs = []
-    for name in audited:
-        variant = Variant.parse(name)
-        if variant.mitigation is not None and variant.tflite is None \
-                and variant.unmitigated.name in audited:
-            pairs.append((name, variant.unmitigated.name))
+    audited = [Variant.parse(v) for v in audited]  # names given by hand become Variants
+    pairs = [(v.name, v.unmitigated.name) for v in audited
+             if v.mitigation is not None and v.tflite is None and v.unmitigated in audited]
     if not pairs:
         return {}
     comparison = mitigation_comparison(tables, pairs, n_bootstrap=config["audit"]["n_bootstrap"],

@@ -16,7 +16,7 @@ from pie_tf._keras import check_model, keras, tf
 from pie_tf._probabilities import renormalize
 
 __all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_model", "fit",
-           "train_from_scratch", "finetune_pruned", "finetune_mitigated", "finetune_qat", "export", "keras_predictor",
+           "train_from_scratch", "fine_tune_pruned", "fine_tune_mitigated", "fine_tune_qat", "export", "keras_predictor",
            "tflite_predictor", "describe_eval_set", "predict_eval_set", "calibration_images"]
 
 IMAGE, LABEL, ID, ATTRIBUTES = "image", "label", "id", "attributes"
@@ -139,13 +139,13 @@ def fit(model, batches, recipe, *, epochs, steps, callbacks=()):
     return time.perf_counter() - start
 
 
-def _prune_callback(sparsity, recipe):
+def _prune_callback(target_sparsity, recipe):
     from pie_tf.compress.pruning import PruneCallback
-    return PruneCallback(sparsity, begin=recipe.prune_begin, end=recipe.prune_end)
+    return PruneCallback(target_sparsity, begin=recipe.prune_begin, end=recipe.prune_end)
 
 
-def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, sparsity=None):
-    """A member trained from scratch (dense, or pruned during training to ``sparsity``).
+def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, target_sparsity=None):
+    """A member trained from scratch (dense, or pruned during training to ``target_sparsity``).
 
     Returns
     -------
@@ -158,29 +158,30 @@ def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, sparsity
         model = build_model(model_fn, recipe)
         compile_model(model, recipe, learning_rate=recipe.learning_rate,
                       total_steps=recipe.epochs * steps)
-    callbacks = [] if sparsity is None else [_prune_callback(sparsity, recipe)]
+    callbacks = [] if target_sparsity is None else [_prune_callback(target_sparsity, recipe)]
     seconds = fit(model, train_batches(train_data, recipe, seed), recipe, epochs=recipe.epochs,
                   steps=steps, callbacks=callbacks)
     return model, seconds
 
 
-def _finetune(model, train_data, recipe, seed, callbacks, **compile_options):
+def _fine_tune(model, train_data, recipe, seed, callbacks, **compile_options):
     steps = steps_per_epoch(train_data, recipe)
     with model.distribute_strategy.scope():
-        compile_model(model, recipe, learning_rate=recipe.finetune_learning_rate,
-                      total_steps=recipe.finetune_epochs * steps, **compile_options)
+        compile_model(model, recipe, learning_rate=recipe.fine_tune_learning_rate,
+                      total_steps=recipe.fine_tune_epochs * steps, **compile_options)
     return fit(model, train_batches(train_data, recipe, seed), recipe,
-               epochs=recipe.finetune_epochs, steps=steps, callbacks=callbacks)
+               epochs=recipe.fine_tune_epochs, steps=steps, callbacks=callbacks)
 
 
-def finetune_pruned(dense, train_data, recipe, seed, sparsity):
-    """A copy of ``dense`` (left untouched) fine-tuned while pruned to ``sparsity``."""
+def fine_tune_pruned(dense, train_data, recipe, seed, target_sparsity):
+    """A copy of ``dense`` (left untouched) fine-tuned while pruned to ``target_sparsity``."""
     from pie_tf.compress.pruning import clone_dense
     set_seed(seed)
     # PruneCallback prunes in place: never the dense member itself; the copy keeps its policy
     with _precision.policy_scope(keras, recipe.mixed_precision):
         model = clone_dense(dense)
-    return model, _finetune(model, train_data, recipe, seed, [_prune_callback(sparsity, recipe)])
+    return model, _fine_tune(model, train_data, recipe, seed,
+                             [_prune_callback(target_sparsity, recipe)])
 
 
 def mitigation_data(dense, train_data, recipe, mitigation):
@@ -218,25 +219,25 @@ def mitigation_data(dense, train_data, recipe, mitigation):
     raise ValueError(f"unknown mitigation {mitigation!r}.")
 
 
-def finetune_mitigated(dense, train_data, recipe, seed, sparsity, mitigation):
-    """As :func:`finetune_pruned`, trained towards ``mitigation``'s targets or weights."""
+def fine_tune_mitigated(dense, train_data, recipe, seed, target_sparsity, mitigation):
+    """As :func:`fine_tune_pruned`, trained towards ``mitigation``'s targets or weights."""
     from pie_tf.compress.pruning import clone_dense
     data, loss, metrics = mitigation_data(dense, train_data, recipe, mitigation)
     set_seed(seed)
     with _precision.policy_scope(keras, recipe.mixed_precision):
         model = clone_dense(dense)
-    return model, _finetune(model, data, recipe, seed, [_prune_callback(sparsity, recipe)],
-                            loss=loss, metrics=metrics)
+    return model, _fine_tune(model, data, recipe, seed,
+                             [_prune_callback(target_sparsity, recipe)], loss=loss, metrics=metrics)
 
 
-def finetune_qat(dense, train_data, recipe, seed):
+def fine_tune_qat(dense, train_data, recipe, seed):
     """Quantization-aware fine-tuning of a copy of ``dense`` (``pie_tf.quantize``)."""
     from pie_tf.compress.pruning import clone_dense
     from pie_tf.compress.quantize import quantize
     set_seed(seed)
     with dense.distribute_strategy.scope():
         model = quantize(_precision.float32_copy(keras, clone_dense(dense)))
-    return model, _finetune(model, train_data, recipe, seed, [])
+    return model, _fine_tune(model, train_data, recipe, seed, [])
 
 
 def calibration_images(train_data, n):

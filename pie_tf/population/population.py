@@ -400,7 +400,7 @@ class Population:
 
     def _member_differences(self, variant, seed, changed_sets):
         manifest = self.store.member_info(variant, seed)
-        recipe = {k: v for k, v in manifest.get("recipe", {}).items()
+        recipe = {k: v for k, v in Recipe.upgrade_fields(manifest.get("recipe", {})).items()
                   if k not in _identity.IGNORED_RECIPE_FIELDS}
         found = _identity.differences(recipe, self.identity()["recipe"], "recipe.")
         found.update(_identity.differences(manifest.get("identity", {}),
@@ -419,6 +419,8 @@ class Population:
         if not tf.io.gfile.exists(marker):
             return {}
         stored = read_json(marker, format_name=_CHECKPOINT_FORMAT).get("identity", {})
+        if isinstance(stored.get("recipe"), dict):
+            stored["recipe"] = Recipe.upgrade_fields(stored["recipe"])
         return _identity.differences(stored, self._checkpoint_identity())
 
     def _checkpoint_identity(self):
@@ -723,19 +725,19 @@ class _GroupRun:
         if variant.kind in ("dense", "prune"):
             model, timing["train_s"] = _train.train_from_scratch(
                 pop.model_fn, pop.train_data, recipe, seed, pop.strategy,
-                sparsity=variant.sparsity)
+                target_sparsity=variant.sparsity)
         else:
             dense, parent_timing = self.model(Variant("dense"))
             if "train_s" in parent_timing:
                 timing["parent_train_s"] = parent_timing["train_s"]
             if variant.kind == "prune_ft":
-                model, timing["train_s"] = _train.finetune_pruned(
+                model, timing["train_s"] = _train.fine_tune_pruned(
                     dense, pop.train_data, recipe, seed, variant.sparsity)
             elif variant.mitigation is not None:
-                model, timing["train_s"] = _train.finetune_mitigated(
+                model, timing["train_s"] = _train.fine_tune_mitigated(
                     dense, pop.train_data, recipe, seed, variant.sparsity, variant.mitigation)
             else:
-                model, timing["train_s"] = _train.finetune_qat(dense, pop.train_data, recipe,
+                model, timing["train_s"] = _train.fine_tune_qat(dense, pop.train_data, recipe,
                                                                seed)
         self.models[variant.name] = model
         if variant in self.parents:

@@ -50,9 +50,9 @@ class Recipe:
     prune_begin, prune_end : float
         Fractions of the (pruning) run between which the sparsity ramps up (Zhu & Gupta schedule
         via ``pie_tf.PruneCallback``).
-    finetune_epochs : int
+    fine_tune_epochs : int
         Epochs of fine-tuning from the same seed's dense member (pruning by fine-tuning, QAT).
-    finetune_learning_rate : float
+    fine_tune_learning_rate : float
         Peak learning rate of fine-tuning (same schedule shape as ``lr_schedule``).
     calibration_examples : int
         Leading training examples that calibrate int8 TFLite exports (Hooker et al.: 100).
@@ -94,8 +94,8 @@ class Recipe:
     from_logits: bool = False
     prune_begin: float = 0.0
     prune_end: float = 0.8
-    finetune_epochs: int = 1
-    finetune_learning_rate: float = 0.01
+    fine_tune_epochs: int = 1
+    fine_tune_learning_rate: float = 0.01
     calibration_examples: int = 100
     eval_batch_size: int = 256
     verbose: int = 0
@@ -108,7 +108,7 @@ class Recipe:
     mixed_precision: str = "float32"
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "shuffle_buffer", "finetune_epochs",
+        for name in ("epochs", "batch_size", "shuffle_buffer", "fine_tune_epochs",
                      "calibration_examples", "eval_batch_size"):
             _positive_int(getattr(self, name), name)
         if self.steps_per_epoch is not None:
@@ -118,7 +118,7 @@ class Recipe:
         if self.lr_schedule not in _SCHEDULES:
             raise ValueError(f"`lr_schedule` must be one of {_SCHEDULES}; got "
                              f"{self.lr_schedule!r}.")
-        for name in ("learning_rate", "finetune_learning_rate"):
+        for name in ("learning_rate", "fine_tune_learning_rate"):
             value = getattr(self, name)
             if not _real(value) or not value > 0 or not math.isfinite(value):
                 raise ValueError(f"`{name}` must be a positive float; got {value!r}.")
@@ -158,11 +158,19 @@ class Recipe:
     def to_json(self):
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    @staticmethod
+    def upgrade_fields(values):
+        """``values`` (a :meth:`to_dict` output) with fields stored under their older names
+        (``finetune_epochs``, ``finetune_learning_rate``: stores written before the fine-tune
+        fields were spelled ``fine_tune_*``) renamed."""
+        return {_LEGACY_FIELDS.get(key, key): value for key, value in values.items()}
+
     @classmethod
     def from_dict(cls, values):
         """The recipe from :meth:`to_dict` output; unknown keys are an error naming them."""
         if not isinstance(values, dict):
             raise TypeError(f"`values` must be a dict; got {type(values).__name__}.")
+        values = cls.upgrade_fields(values)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -183,6 +191,10 @@ class Recipe:
             raise InvalidArgumentError(f"`text` must hold a JSON object of Recipe fields; got a "
                                        f"JSON {type(values).__name__}.")
         return cls.from_dict(values)
+
+
+_LEGACY_FIELDS = {"finetune_epochs": "fine_tune_epochs",
+                  "finetune_learning_rate": "fine_tune_learning_rate"}
 
 
 def _real(value):

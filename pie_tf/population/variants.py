@@ -27,8 +27,9 @@ A variant's *root* is the model trained from scratch that it comes from: ``dense
 """
 from __future__ import annotations
 
-import dataclasses
+import numbers
 import re
+import warnings
 
 from pie_tf.errors import InvalidArgumentError
 
@@ -46,34 +47,68 @@ _PATTERN = re.compile(r"^(dense|qat_int8|prune@([0-9.]+)|(?:prune_ft|prune_kd|pr
                       r"@([0-9.]+))(?:\+tflite_([a-z0-9]+))?$")
 
 
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """A parsed variant name (see the module docstring for the grammar).
+_KINDS = ("dense", "prune", "qat_int8") + _FINETUNED
 
-    Attributes
+
+class Variant(str):
+    """A variant: its name (the string itself) with the parts the name stands for.
+
+    A ``Variant`` *is* its canonical name (``Variant("prune_ft", 0.8) == "prune_ft@0.8"``), so it
+    goes wherever a variant name goes (store keys, JSON, table columns), while code that has one
+    reads ``kind``, ``sparsity`` and ``tflite`` from it instead of parsing the name again.
+    :meth:`parse` turns a name from outside (a store, a flag, a user) into one.
+
+    Parameters
     ----------
     kind : {"dense", "prune", "prune_ft", "prune_kd", "prune_rw", "prune_gw", "qat_int8"}
-    sparsity : float or None
+    sparsity : float in (0, 1), for the pruned kinds; None otherwise
+        The target sparsity the member is pruned to (``PruneCallback``'s ``target_sparsity``),
+        kept as the name writes it (``f"{sparsity:g}"``).
     tflite : str or None
-        Export mode, or None for the Keras model itself.
+        Export mode (:data:`TFLITE_MODES`), or None for the Keras model itself.
     """
-    kind: str
-    sparsity: float | None = None
-    tflite: str | None = None
+
+    def __new__(cls, kind, sparsity=None, tflite=None):
+        pruned = kind == "prune" or kind in _FINETUNED
+        if kind not in _KINDS:
+            raise InvalidArgumentError(f"variant kind {kind!r} is not one of {_KINDS}.")
+        if pruned != (sparsity is not None):
+            raise InvalidArgumentError(
+                f"variant kind {kind!r} " + ("needs a sparsity in (0, 1)." if pruned
+                                             else f"takes no sparsity; got {sparsity!r}."))
+        if sparsity is not None:
+            if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real) \
+                    or not 0 < sparsity < 1:
+                raise InvalidArgumentError(f"variant {kind}@{sparsity}: the sparsity must be a "
+                                           "number in (0, 1).")
+            sparsity = float(f"{float(sparsity):g}")  # what the name says, exactly
+        if tflite is not None and tflite not in TFLITE_MODES:
+            raise InvalidArgumentError(f"variant {kind!r}: TFLite mode must be one of "
+                                       f"{TFLITE_MODES}; got {tflite!r}.")
+        if kind == "qat_int8" and tflite not in (None, "int8"):
+            raise InvalidArgumentError(f"variant {kind!r}: a quantization-aware model exports "
+                                       "only as '+tflite_int8'.")
+        base = kind if sparsity is None else f"{kind}@{sparsity:g}"
+        self = super().__new__(cls, base if tflite is None else f"{base}+tflite_{tflite}")
+        self.kind, self.sparsity, self.tflite = kind, sparsity, tflite
+        return self
+
+    def __reduce__(self):
+        return (Variant, (self.kind, self.sparsity, self.tflite))
 
     @classmethod
     def parse(cls, name):
-        """The :class:`Variant` named ``name`` (e.g. ``"prune@0.9+tflite_int8"``)."""
+        """The :class:`Variant` named ``name`` (e.g. ``"prune@0.9+tflite_int8"``); a Variant is
+        returned as it is."""
         if isinstance(name, Variant):
             return name
         match = _PATTERN.match(name) if isinstance(name, str) else None
         if match is None:
-            raise ValueError(f"variant {name!r} is not one of 'dense', 'prune@S', 'prune_ft@S', "
-                             "'prune_kd@S', 'prune_rw@S', 'prune_gw@S', "
-                             "'qat_int8', optionally followed by '+tflite_MODE' with MODE in "
-                             f"{TFLITE_MODES} (S a sparsity in (0, 1)).")
+            raise InvalidArgumentError(
+                f"variant {name!r} is not one of 'dense', 'prune@S', 'prune_ft@S', "
+                "'prune_kd@S', 'prune_rw@S', 'prune_gw@S', 'qat_int8', optionally followed by "
+                f"'+tflite_MODE' with MODE in {TFLITE_MODES} (S a sparsity in (0, 1)).")
         base, s1, s2, tflite = match.groups()
-        kind = base.split("@")[0]
         sparsity = None
         if s1 or s2:
             try:
@@ -81,23 +116,26 @@ class Variant:
             except ValueError:
                 sparsity = -1.0
             if not 0 < sparsity < 1:
-                raise ValueError(f"variant {name!r}: the sparsity must be a number in (0, 1).")
+                raise InvalidArgumentError(f"variant {name!r}: the sparsity must be a number in "
+                                           "(0, 1).")
         if tflite is not None and tflite not in TFLITE_MODES:
-            raise ValueError(f"variant {name!r}: TFLite mode must be one of {TFLITE_MODES}.")
-        if kind == "qat_int8" and tflite not in (None, "int8"):
-            raise ValueError(f"variant {name!r}: a quantization-aware model exports only as "
-                             "'+tflite_int8'.")
-        return cls(kind, sparsity, tflite)
+            raise InvalidArgumentError(f"variant {name!r}: TFLite mode must be one of "
+                                       f"{TFLITE_MODES}.")
+        return cls(base.split("@")[0], sparsity, tflite)
 
     @property
     def name(self):
-        base = self.kind if self.sparsity is None else f"{self.kind}@{self.sparsity:g}"
-        return base if self.tflite is None else f"{base}+tflite_{self.tflite}"
+        """The canonical name, as a plain str."""
+        return str.__str__(self)
+
+    def exported(self, mode):
+        """This Keras variant's TFLite export in ``mode`` (``prune@0.5`` -> ``prune@0.5+tflite_int8``)."""
+        return Variant(self.kind, self.sparsity, mode)
 
     @property
     def base(self):
         """The Keras variant this one exports (itself when it is not an export)."""
-        return dataclasses.replace(self, tflite=None)
+        return Variant(self.kind, self.sparsity)
 
     @property
     def root(self):
@@ -124,22 +162,20 @@ class Variant:
         """The plain pruned variant a mitigated one is compared with (``prune_ft@S``), or None."""
         if self.mitigation is None:
             return None
-        return dataclasses.replace(self, kind="prune_ft")
-
-    def __str__(self):
-        return self.name
+        return Variant("prune_ft", self.sparsity, self.tflite)
 
 
 def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
                       tflite_of=("dense",), mitigations=()):
-    """Variant names for a typical study.
+    """The variants of a typical study.
 
     Parameters
     ----------
     sparsities : sequence of float in (0, 1)
-    pruning : {"during", "finetune", "both"}
+        Target sparsities: each becomes the ``sparsity`` of its pruned variants.
+    pruning : {"during", "fine_tune", "both"}
         Prune during training from scratch (``prune@S``), by fine-tuning the dense member
-        (``prune_ft@S``), or both.
+        (``prune_ft@S``), or both. (``"finetune"``, the older spelling, is still accepted.)
     qat : bool
         Add ``qat_int8``.
     tflite : sequence of str
@@ -154,40 +190,45 @@ def standard_variants(sparsities=(), *, pruning="during", qat=False, tflite=(),
 
     Returns
     -------
-    list of str
-        ``dense`` first, then pruned, QAT and export variants, in that order.
+    list of Variant
+        ``dense`` first, then pruned, QAT and export variants, in that order (each a str, its
+        name).
     """
-    if pruning not in ("during", "finetune", "both"):
-        raise ValueError(f"`pruning` must be 'during', 'finetune' or 'both'; got {pruning!r}.")
+    if pruning == "finetune":
+        warnings.warn("standard_variants(pruning='finetune') is spelled pruning='fine_tune' now.",
+                      DeprecationWarning, stacklevel=2)
+        pruning = "fine_tune"
+    if pruning not in ("during", "fine_tune", "both"):
+        raise InvalidArgumentError(f"`pruning` must be 'during', 'fine_tune' or 'both'; got "
+                                   f"{pruning!r}.")
     mitigations = [mitigations] if isinstance(mitigations, str) else list(mitigations)
     unknown = [m for m in mitigations if m not in MITIGATIONS]
     if unknown or len(set(mitigations)) != len(mitigations):
-        raise ValueError(f"`mitigations` must be distinct keys of {sorted(MITIGATIONS)}; got "
-                         f"{mitigations!r}.")
+        raise InvalidArgumentError(f"`mitigations` must be distinct keys of {sorted(MITIGATIONS)};"
+                                   f" got {mitigations!r}.")
     sparsities = list(sparsities)
-    canonical = [Variant("prune", float(s)).name for s in sparsities]
-    if len(set(canonical)) != len(canonical):
+    pruned = [Variant("prune", sparsity) for sparsity in sparsities]  # validates each
+    if len(set(pruned)) != len(pruned):
         raise InvalidArgumentError(f"`sparsities` holds a sparsity twice ({sparsities!r}): each "
                                    "would name the same variant.")
-    names = ["dense"]
-    for s in sparsities:
+    variants = [Variant("dense")]
+    for during in pruned:
         if pruning in ("during", "both"):
-            names.append(Variant("prune", float(s)).name)
-        if pruning in ("finetune", "both") or mitigations:
-            names.append(Variant("prune_ft", float(s)).name)
-        names.extend(Variant(f"prune_{m}", float(s)).name for m in mitigations)
+            variants.append(during)
+        if pruning in ("fine_tune", "both") or mitigations:
+            variants.append(Variant("prune_ft", during.sparsity))
+        variants.extend(Variant(f"prune_{m}", during.sparsity) for m in mitigations)
     if qat:
-        names.append("qat_int8")
-    for name in names:  # validates the sparsities
-        Variant.parse(name)
-    bases = list(names) if tflite_of == "all" or tflite_of == ("all",) else list(tflite_of)
-    unknown = [b for b in bases if b not in names]
+        variants.append(Variant("qat_int8"))
+    bases = list(variants) if tflite_of == "all" or tflite_of == ("all",) else list(tflite_of)
+    unknown = [b for b in bases if b not in variants]
     if unknown:
-        raise ValueError(f"`tflite_of` names {unknown}, which are not among the variants {names}.")
+        raise InvalidArgumentError(f"`tflite_of` names {unknown}, which are not among the "
+                                   f"variants {variants}.")
+    bases = [variants[variants.index(b)] for b in bases]
     for mode in tflite:
         if mode not in TFLITE_MODES:
-            raise ValueError(f"`tflite` modes must be in {TFLITE_MODES}; got {mode!r}.")
-        for base in bases:
-            if Variant.parse(base).kind != "qat_int8" or mode == "int8":
-                names.append(f"{base}+tflite_{mode}")
-    return names
+            raise InvalidArgumentError(f"`tflite` modes must be in {TFLITE_MODES}; got {mode!r}.")
+        variants.extend(base.exported(mode) for base in bases
+                        if base.kind != "qat_int8" or mode == "int8")
+    return variants

@@ -189,7 +189,7 @@ def test_learning_rates_scale_linearly_with_the_batch_size():
     assert (imagenet.batch_size, imagenet.learning_rate) == (1024, pytest.approx(0.4))
     small = arguments.recipe(get(IMAGENET_PIE, "paper", batch_size="8"))
     assert small.learning_rate == pytest.approx(0.4 * 8 / 1024)
-    assert small.finetune_learning_rate == pytest.approx(0.01 * 8 / 1024)
+    assert small.fine_tune_learning_rate == pytest.approx(0.01 * 8 / 1024)
     # a given rate is the rate at learning_rate_batch, so it scales too
     given = arguments.recipe(get(CELEBA_BIAS, "paper", batch_size="128", learning_rate="0.2"))
     assert given.learning_rate == pytest.approx(0.1)

@@ -33,7 +33,7 @@ def build_model():
     return keras.Model(inputs, outputs)
 
 
-RECIPE = Recipe(epochs=1, batch_size=16, learning_rate=0.05, finetune_learning_rate=0.02,
+RECIPE = Recipe(epochs=1, batch_size=16, learning_rate=0.05, fine_tune_learning_rate=0.02,
                 calibration_examples=16, eval_batch_size=32)
 
 

@@ -24,7 +24,7 @@ def test_mitigated_variant_names():
     assert standard_variants([0.5, 0.8], pruning="during", mitigations=["kd", "rw"]) == [
         "dense", "prune@0.5", "prune_ft@0.5", "prune_kd@0.5", "prune_rw@0.5",
         "prune@0.8", "prune_ft@0.8", "prune_kd@0.8", "prune_rw@0.8"]
-    assert standard_variants([0.5], pruning="finetune", mitigations="gw") == [
+    assert standard_variants([0.5], pruning="fine_tune", mitigations="gw") == [
         "dense", "prune_ft@0.5", "prune_gw@0.5"]
     with pytest.raises(ValueError, match="mitigations"):
         standard_variants([0.5], mitigations=["distill"])
