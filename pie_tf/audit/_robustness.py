@@ -218,6 +218,18 @@ def _check_subset(labels, class_indices, n_examples, n_classes):
     return labels, class_indices
 
 
+def _per_member(values, argname, axes):
+    """``values`` as an array of the named ``axes``, the first being members: one member's array
+    (without that axis) gets it; any other shape is an error naming ``argname``."""
+    values = np.asarray(values)
+    if values.ndim == len(axes) - 1:
+        values = values[None]
+    if values.ndim != len(axes):
+        raise InvalidArgumentError(f"`{argname}` must have shape ({', '.join(axes)}); got "
+                                   f"{values.shape}.")
+    return values
+
+
 def imagenet_a_accuracy(scores, labels, class_indices):
     """Top-1 accuracy on ImageNet-A with the 1000-way scores restricted to its 200 classes.
 
@@ -233,12 +245,7 @@ def imagenet_a_accuracy(scores, labels, class_indices):
     -------
     ndarray of float64, shape (n_members,)
     """
-    scores = np.asarray(scores)
-    if scores.ndim == 2:
-        scores = scores[None]
-    if scores.ndim != 3:
-        raise ValueError(f"`imagenet_a_scores` must have shape (n_members, n_examples, "
-                         f"n_classes); got {scores.shape}.")
+    scores = _per_member(scores, "imagenet_a_scores", ("n_members", "n_examples", "n_classes"))
     if not np.all(np.isfinite(scores)):
         raise ValueError("`imagenet_a_scores` holds NaN or infinite values.")
     labels, class_indices = _check_subset(labels, class_indices, scores.shape[1],
@@ -261,12 +268,7 @@ def restricted_accuracy(predictions, labels, class_indices):
     -------
     ndarray of float64, shape (n_members,)
     """
-    predictions = np.asarray(predictions)
-    if predictions.ndim == 1:
-        predictions = predictions[None]
-    if predictions.ndim != 2:
-        raise ValueError(f"`imagenet_a_predictions` must have shape (n_members, n_examples); "
-                         f"got {predictions.shape}.")
+    predictions = _per_member(predictions, "imagenet_a_predictions", ("n_members", "n_examples"))
     labels, class_indices = _check_subset(labels, class_indices, predictions.shape[1], None)
     if not np.all(np.isin(predictions, class_indices)):
         raise ValueError("`imagenet_a_predictions` holds labels outside `imagenet_a_classes`: "

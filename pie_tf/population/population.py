@@ -383,8 +383,8 @@ class Population:
         stored = self.store.eval_set(name)
         ids, labels, attributes = self._eval_meta(name)
         found = {}
-        if stored.num_examples != len(labels):
-            found["examples"] = (stored.num_examples, len(labels))
+        if stored.n_examples != len(labels):
+            found["examples"] = (stored.n_examples, len(labels))
         else:
             if not np.array_equal(stored.ids.astype(str), np.asarray(ids).astype(str)):
                 found["ids"] = ("the stored ids", "other ids (another seed or split?)")
@@ -410,7 +410,9 @@ class Population:
         if missing:
             found["eval_sets"] = (sorted(manifest.get("files", {})), wanted)
         for name in changed_sets:
-            if name in manifest.get("files", {}) and f"eval_sets.{name}" not in str(found):
+            recorded = any(key == f"eval_sets.{name}" or key.startswith(f"eval_sets.{name}.")
+                           for key in found)
+            if name in manifest.get("files", {}) and not recorded:
                 found[f"eval set {name!r}"] = ("predicted on the stored set", "changed")
         return found
 

@@ -149,8 +149,14 @@ class EvalSet:
     identity: dict = dataclasses.field(default_factory=dict)
 
     @property
-    def num_examples(self):
+    def n_examples(self):
+        """How many examples the set holds."""
         return int(self.labels.shape[0])
+
+    @property
+    def num_examples(self):
+        """:attr:`n_examples` under its older name (the manifests still say ``num_examples``)."""
+        return self.n_examples
 
 
 @dataclasses.dataclass(frozen=True)

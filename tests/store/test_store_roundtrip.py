@@ -28,6 +28,7 @@ def test_full_probabilities_round_trip(tmp_path):
     np.testing.assert_array_equal(eval_set.labels, labels)
     np.testing.assert_array_equal(eval_set.attributes["Male"], attrs["Male"])
     assert eval_set.info == {"split": "test"} and eval_set.num_examples == 30
+    assert eval_set.n_examples == eval_set.num_examples == 30
     got = reopened.read("dense", "test", fields=("labels", "probs"))
     assert list(got.seeds) == [0, 3, 7]
     assert got.labels.shape == (3, 30) and got.probs.shape == (3, 30, 4)
