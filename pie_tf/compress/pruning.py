@@ -6,7 +6,8 @@ wrapper does) and drives tfmot's own machinery with them:
 
 * when and how much: a ``tfmot.sparsity.keras.PruningSchedule`` (``PolynomialDecay`` with
   exponent 3 by default: Zhu & Gupta's gradual pruning, as used by Hooker et al.);
-* which entries: tfmot's ``pruning_impl.Pruning`` (magnitude masks, block and m-by-n masks);
+* which entries: tfmot's ``pruning_impl.Pruning`` (magnitude masks, block and m-by-n masks;
+  :mod:`pie_tf.compress.masks` reads big tensors' thresholds without sorting them whole);
 * which weights by default: tfmot's ``PruneRegistry`` (Conv/Dense kernels, not biases or
   BatchNormalization).
 
@@ -31,6 +32,7 @@ import warnings
 import numpy as np
 
 from pie_tf._keras import check_model, keras, tf
+from pie_tf.compress.masks import SelectingPruning
 from pie_tf.compress.schedule import (SCHEDULE_NAMES, check_fraction_or_step, is_step_count,
                                       resolve_schedule)
 from pie_tf.errors import IncompletePruningError, PruningWarning
@@ -38,7 +40,6 @@ from pie_tf.errors import IncompletePruningError, PruningWarning
 from tensorflow_model_optimization.python.core.quantization.keras import quantize_wrapper
 from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
@@ -268,7 +269,7 @@ class _PruningState(tf.Module):
         return zeros / max(sum(int(tf.size(m)) for m in self.masks), 1)
 
 
-class _FlooredPruning(pruning_impl.Pruning):
+class _FlooredPruning(SelectingPruning):
     """tfmot's mask arithmetic, never un-pruning a weight that is below the floor ``keep``.
 
     tfmot recomputes a mask by magnitude alone, so a model pruned earlier would get its zeros
