@@ -112,9 +112,11 @@ class Audit(AuditStatistics):
 
         Parameters
         ----------
-        store : PredictionStore
+        store : PredictionStore or str
             Read through ``eval_set``, ``eval_sets``, ``variants``, ``fields_for`` and ``read``;
-            nothing of the trainer is imported.
+            nothing of the trainer is imported. A path opens the store there
+            (:meth:`PredictionStore.open_existing`: an error, never a new empty store, when the
+            folder holds none).
         eval_set : str
             The evaluation set audited (ids, labels and attributes come from it).
         dense : str
@@ -142,6 +144,7 @@ class Audit(AuditStatistics):
         if given_by_store:
             raise TypeError(f"Audit.from_store reads {given_by_store} from the store; pass them "
                             f"to pie_tf.audit(...) to audit arrays of your own.")
+        store = _as_store(store)
         evaluation = store.eval_set(eval_set)
         if variants is None:
             variants = [v for v in store.variants() if v != dense]
@@ -519,6 +522,24 @@ _INPUT_CLASSES = {"clean": CleanEvaluation, "groups": Groups, "corrupted": Corru
 _KEYWORDS = {name: role for role, cls in _INPUT_CLASSES.items()
              for name in inspect.signature(cls).parameters}
 # What Audit.from_store reads from the store rather than from its caller.
+_STORE_READ_API = ("eval_set", "eval_sets", "variants", "fields_for", "read")
+
+
+def _as_store(store):
+    """``store`` itself when it has the store's read API; a path opened as an existing store."""
+    import os
+
+    if isinstance(store, (str, os.PathLike)):
+        from pie_tf.store import PredictionStore
+        return PredictionStore.open_existing(os.fspath(store), argname="store")
+    lacking = [name for name in _STORE_READ_API if not callable(getattr(store, name, None))]
+    if lacking:
+        raise InvalidArgumentError(f"`store` must be a pie_tf.store.PredictionStore or the path "
+                                   f"of one; got {type(store).__name__} {store!r:.60} (it has no "
+                                   f"{', '.join(lacking)}).")
+    return store
+
+
 _STORE_KEYWORDS = {"dense_predictions", "compressed_predictions", "labels", "ids", "n_classes",
                    "dense_probabilities", "compressed_probabilities", "attributes",
                    "corruption_predictions", "corruption_labels", "imagenet_a_predictions",

@@ -367,6 +367,15 @@ class SubsetEvaluation:
         return self
 
 
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
 @dataclasses.dataclass(frozen=True)
 class AuditOptions:
     """How populations vote and how the statistics are computed.
@@ -395,15 +404,18 @@ class AuditOptions:
     def __post_init__(self):
         check_tie_break(self.tie_break)
         if self.mode not in MODES:
-            raise ValueError(f"`mode` must be one of {MODES}; got {self.mode!r}.")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"`alpha` must be in (0, 1); got {self.alpha!r}.")
-        if not 0 < self.confidence < 1:
-            raise ValueError(f"`confidence` must be in (0, 1); got {self.confidence!r}.")
-        if isinstance(self.n_bootstrap, bool) or not isinstance(
-                self.n_bootstrap, (int, np.integer)) or self.n_bootstrap < 1:
-            raise ValueError(f"`n_bootstrap` must be a positive integer; got "
-                             f"{self.n_bootstrap!r}.")
+            raise InvalidArgumentError(f"`mode` must be one of {MODES}; got {self.mode!r}.")
+        for argname in ("alpha", "confidence"):
+            value = getattr(self, argname)
+            if not _is_real(value) or not 0 < value < 1:
+                raise InvalidArgumentError(f"`{argname}` must be a number in (0, 1); got "
+                                           f"{value!r}.")
+        if not _is_int(self.n_bootstrap) or self.n_bootstrap < 1:
+            raise InvalidArgumentError(f"`n_bootstrap` must be a positive integer; got "
+                                       f"{self.n_bootstrap!r}.")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise InvalidArgumentError(f"`seed` must be a non-negative integer (it seeds the "
+                                       f"bootstrap); got {self.seed!r}.")
 
     def _bind(self, clean):
         if self.mode == "mean_probability":

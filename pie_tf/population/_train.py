@@ -259,6 +259,32 @@ def image_spec(ds):
     return spec[IMAGE] if _is_example_dict(spec) else spec[0]
 
 
+def check_input_fits(model, ds, argname):
+    """``model``'s input shape (per example) must fit the images of ``ds``, before any training.
+
+    Dimensions either side leaves open (None) match anything; an image shape the dataset's spec
+    leaves open is read from its first example.
+    """
+    from pie_tf.errors import InvalidArgumentError
+
+    expects = tuple(model.inputs[0].shape[1:])
+    shape = tuple(image_spec(ds).shape)
+    if None in shape:
+        first = next(iter(ds.take(1).as_numpy_iterator()), None)
+        if first is not None:
+            shape = tuple(np.shape(first[IMAGE] if isinstance(first, dict) else first[0]))
+    fits = len(shape) == len(expects) and all(
+        a is None or b is None or a == b for a, b in zip(shape, expects))
+    if not fits:
+        def shown(dims):
+            return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
+        raise InvalidArgumentError(
+            f"`model_fn()` builds a model whose input is {shown(expects)} per example, but "
+            f"`{argname}` has images of shape {shown(shape)}. Build the model for the data's "
+            "image shape (e.g. keras.Input(shape)) or resize the data to the model's "
+            "(pie_tf.data.preprocess with a resize step).")
+
+
 def keras_predictor(model, from_logits, spec):
     """images -> float32 probabilities, inference mode, one traced function for every batch.
 

@@ -364,6 +364,10 @@ class Population:
         """
         if self._identity is None:
             model = _train.build_model(self.model_fn, self.recipe)
+            # a model that does not fit the data fails here, before any training
+            _train.check_input_fits(model, self.train_data, "train_data")
+            for name, ds in self.eval_data.items():
+                _train.check_input_fits(model, ds, f"eval_data[{name!r}]")
             classes = int(model.outputs[0].shape[-1])
             self._identity = {
                 "model": _identity.model_identity(model), "n_classes": max(2, classes),

@@ -261,6 +261,39 @@ class PredictionStore:
         self._eval_set_cache = {}
 
     @classmethod
+    def open_existing(cls, root, *, verify=True, argname="root"):
+        """Open the store in ``root`` for reading; unlike ``PredictionStore(root)`` never create one.
+
+        ``argname`` is the caller's name for ``root``, which the errors name.
+
+        Raises
+        ------
+        StoreError
+            ``root`` does not exist, is a file, or is a folder that holds no store (a run's
+            ``--out_dir`` is named as such, with the path of its ``store/``).
+        """
+        if not isinstance(root, str) or not root:
+            raise TypeError(f"`{argname}` must be a non-empty path string; got {root!r}.")
+        root, given = root.rstrip("/"), f"(`{argname}`)"
+        if tf.io.gfile.exists(join(root, "STORE.json")):
+            return cls(root, verify=verify)
+        if not tf.io.gfile.exists(root):
+            raise StoreError(root, f"does not exist {given}; give the folder of a prediction "
+                                   "store (a run's --out_dir/store).")
+        if not tf.io.gfile.isdir(root):
+            raise StoreError(root, f"is a file {given}, not the folder of a prediction store.")
+        if tf.io.gfile.exists(join(root, "store", "STORE.json")):
+            raise StoreError(root, f"is a run's output folder {given}, not its prediction "
+                                   f"store; give {join(root, 'store')}.")
+        entries = sorted(e.rstrip("/") for e in tf.io.gfile.listdir(root) if TMP_MARK not in e)
+        if {"eval_sets", "members"} & set(entries):
+            _check_new_store_root(root)  # the store's settings were lost: how to restore them
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "") or "nothing"
+        raise StoreError(root, f"is not a prediction store {given} (no STORE.json; it holds "
+                               f"{shown}). Give the folder of a store a run has filled (its "
+                               "--out_dir/store).")
+
+    @classmethod
     def restore_settings(cls, root, *, top_k=5, max_full_classes=256, verify=True):
         """Write ``STORE.json`` again for a store whose settings file was lost, then open it.
 

@@ -1,16 +1,21 @@
 """The audit off the happy path: an undefined ratio is NaN with a status, bad corruption keys and
-mismatched populations are refused by name, ragged prediction lists name the argument."""
+mismatched populations are refused by name, ragged prediction lists, a bad seed and a store path
+that holds no store name the argument."""
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import tensorflow_datasets as tfds
 
+import pie_tf
 import pie_tf.data as pdata
-from pie_tf.audit import Audit, CleanEvaluation, Groups
+from pie_tf.audit import Audit, AuditOptions, CleanEvaluation, Groups
 from pie_tf.audit._robustness import (STATUS_NO_REFERENCE, STATUS_OK, STATUS_REFERENCE_UNCHANGED,
                                       corruption_error, corruption_errors)
 from pie_tf.errors import InvalidArgumentError
-from pie_tf.store import PredictionStore
+from pie_tf.store import PredictionStore, StoreError
 
 
 def _population(rng, labels, members, accuracy):
@@ -116,3 +121,51 @@ def test_celeb_a_target_may_also_be_an_attribute(tmp_path):
     with pytest.raises(InvalidArgumentError, match=r"`target_name` 'Blond_Hair' is also an "
                                                    r"attribute.*differs from labels == 1 on 24"):
         Audit(clean, groups=Groups(wrong, protected=["Male"], target_name="Blond_Hair"))
+
+
+@pytest.mark.parametrize("seed", ["x", -1, 1.5, True, None])
+def test_seed_that_is_not_a_non_negative_int_is_refused_at_construction(seed):
+    labels = np.array([0, 1, 1, 0])
+    dense, pruned = np.stack([labels] * 2), np.stack([1 - labels] * 2)
+    message = rf"`seed` must be a non-negative integer.*got {re.escape(repr(seed))}\."
+    with pytest.raises(InvalidArgumentError, match=message):
+        pie_tf.audit(dense, {"prune@0.9": pruned}, labels, seed=seed)
+    with pytest.raises(InvalidArgumentError, match=message):
+        Audit(CleanEvaluation(dense, {"prune@0.9": pruned}, labels),
+              options=AuditOptions(seed=seed))
+    # a valid seed, numpy's included, builds an audit whose bootstrap runs
+    result = pie_tf.audit(dense, {"prune@0.9": pruned}, labels, seed=np.int64(3),
+                          attributes={"g": labels == 1}, n_bootstrap=5)
+    assert result.overindex["n_bootstrap_valid"].notna().all()
+
+
+def test_from_store_given_a_path_opens_only_an_existing_store(tmp_path):
+    missing = tmp_path / "path" / "that" / "does" / "not" / "exist"
+    with pytest.raises(StoreError, match=f"{missing}: does not exist \\(`store`\\)") as err:
+        Audit.from_store(str(missing), "test")
+    assert err.value.path == str(missing) and not missing.exists()  # no empty store created
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("not a store")
+    with pytest.raises(StoreError, match=r"junk: is not a prediction store \(`store`\) \(no "
+                                         r"STORE.json; it holds notes.txt\)"):
+        Audit.from_store(str(junk), "test")
+    assert not (junk / "STORE.json").exists()
+    with pytest.raises(StoreError, match=r"notes.txt: is a file \(`store`\)"):
+        Audit.from_store(junk / "notes.txt", "test")
+    # a run's --out_dir, whose store is in store/: named, and the store's path given
+    store = PredictionStore(str(tmp_path / "run" / "store"))
+    labels = np.array([0, 1, 1, 0, 1])
+    store.write_eval_set("test", np.arange(5), labels, n_classes=2)
+    rng = np.random.default_rng(0)
+    for variant in ("dense", "prune@0.9"):
+        for seed in (0, 1):
+            store.write_member(variant, seed, {"test": rng.dirichlet([1, 1], 5)}, recipe={})
+    with pytest.raises(StoreError, match=f"run's output folder.*give {tmp_path / 'run' / 'store'}"):
+        Audit.from_store(str(tmp_path / "run"), "test")
+    with pytest.raises(InvalidArgumentError, match="`store` must be a pie_tf.store."
+                                                   "PredictionStore or the path of one; got int"):
+        Audit.from_store(42, "test")
+    # the path of a store audits exactly as the store object does
+    by_path = Audit.from_store(str(tmp_path / "run" / "store"), "test")
+    pd.testing.assert_frame_equal(by_path.pie, Audit.from_store(store, "test").pie)
