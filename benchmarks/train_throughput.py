@@ -25,12 +25,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout
 
 import numpy as np  # noqa: E402
+import tensorflow_model_optimization as tfmot  # noqa: E402
 
 import pie_tf  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from pie_tf import keras  # noqa: E402
 from pie_tf.models import resnet18, resnet50, small_resnet  # noqa: E402
+
+
+OPTIONS = ("float32", "xla", "mixed", "mixed+xla")
 
 
 def build(name, size, classes):
@@ -60,7 +64,10 @@ def make(args, option, prune):
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(),
                   jit_compile="xla" in option)
-    callbacks = [pie_tf.PruneCallback(0.9, begin=0, end=10 ** 6)] if prune else []
+    # pruned at 0.9 from the first step, its masks updated every 100 steps (tfmot's default
+    # frequency) through every fit: the same callback continues from the warm-up fit on
+    schedule = tfmot.sparsity.keras.ConstantSparsity(0.9, begin_step=1, frequency=100)
+    callbacks = [pie_tf.PruneCallback(0.9, schedule=schedule)] if prune else []
     return model, callbacks
 
 
@@ -77,6 +84,9 @@ def main():
     parser.add_argument("--prune", action="store_true")
     parser.add_argument("--json", default="", help="also write the results here")
     args = parser.parse_args()
+    unknown = [o for o in args.options.split(",") if o not in OPTIONS]
+    if unknown:
+        parser.error(f"--options: unknown {unknown}; choose from {', '.join(OPTIONS)}.")
 
     rng = np.random.default_rng(0)
     n = args.batch_size * 4
