@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["run_study", "study_main", "run_population", "audit_from_store", "deployment_tables",
-           "mitigation_tables", "exemplar_images", "exemplar_variants", "sparsity_axis", "intro",
-           "console_summary", "audit_and_report"]
+           "size_table", "mitigation_tables", "exemplar_images", "exemplar_variants",
+           "sparsity_axis", "intro", "console_summary", "audit_and_report"]
 
 
 def run_study(presets, flag_values, *, title):
@@ -191,7 +191,23 @@ def audit_from_store(store, eval_set, **kwargs):
         return Audit.from_store(store, eval_set, probabilities=False, **kwargs)
 
 
-def deployment_tables(store, eval_set, deployments, audit_kwargs, imagenet_a_set=None):
+def size_table(store, variants):
+    """TFLite file size of every stored member of ``variants``, as the population recorded it.
+
+    Columns ``variant, seed, tflite_bytes, tflite_gzip_bytes`` (the flatbuffer and its gzip-9
+    length; NaN where a store written before the gzip figure was recorded lacks it).
+    """
+    rows = []
+    for variant in dict.fromkeys(variants):
+        for seed in store.seeds(variant):
+            timing = store.member_info(variant, seed)["timing"]
+            rows.append({"variant": variant, "seed": seed,
+                         "tflite_bytes": timing.get("tflite_bytes", np.nan),
+                         "tflite_gzip_bytes": timing.get("tflite_gzip_bytes", np.nan)})
+    return pd.DataFrame(rows, columns=["variant", "seed", "tflite_bytes", "tflite_gzip_bytes"])
+
+
+def deployment_tables(store, eval_set, deployments, audit_kwargs, imagenet_a_set=None, sized=()):
     """Each TFLite export audited against the Keras variant it came from.
 
     The export plays the compressed population and its Keras source the reference, so the
@@ -203,14 +219,15 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs, imagenet_a_set
     dict of str -> DataFrame, empty without deployments:
         ``deployment``: one row per export, the audit's summary with ``dense_`` / ``compressed_``
         renamed ``keras_`` / ``tflite_``; ``deployment_exemplars``: the audit's per-example rows
-        that are exemplars; ``deployment_sizes``: the TFLite file size of every member, as the
-        population recorded it; ``deployment_calibration``: the calibration table of the Keras
-        source and of the export (``population`` is the variant's name);
+        that are exemplars; ``deployment_sizes``: :func:`size_table` of the exports and of
+        ``sized`` (the audited TFLite variants, e.g. ``dense+tflite_int8``; the only table
+        returned without deployments); ``deployment_calibration``: the calibration table of
+        the Keras source and of the export (``population`` is the variant's name);
         ``deployment_paired_tests``: the exact McNemar tests of the export against its source,
         per group and class; ``deployment_imagenet_a`` (with ``imagenet_a_set``): ImageNet-A
         accuracy of the source and of the export.
     """
-    summaries, exemplars, sizes, calibration, paired, subset = [], [], [], [], [], []
+    summaries, exemplars, calibration, paired, subset = [], [], [], [], []
     for source, export in deployments:
         result = audit_from_store(store, eval_set, dense=source, variants=[export],
                                   corruption_sets=None, imagenet_a_set=imagenet_a_set,
@@ -234,14 +251,12 @@ def deployment_tables(store, eval_set, deployments, audit_kwargs, imagenet_a_set
         table = result.paired_tests.copy()
         table.insert(1, "source", source)
         paired.append(table)
-        sizes.extend({"variant": export, "seed": seed,
-                      "tflite_bytes": store.member_info(export, seed)["timing"].get("tflite_bytes")}
-                     for seed in store.seeds(export))
+    sizes = size_table(store, [export for _, export in deployments] + list(sized))
     if not summaries:
-        return {}
+        return {"deployment_sizes": sizes} if len(sizes) else {}
     return {"deployment": pd.concat(summaries, ignore_index=True),
             "deployment_exemplars": pd.concat(exemplars, ignore_index=True),
-            "deployment_sizes": pd.DataFrame(sizes),
+            "deployment_sizes": sizes,
             "deployment_calibration": pd.concat(calibration, ignore_index=True),
             "deployment_paired_tests": pd.concat(paired, ignore_index=True),
             **({"deployment_imagenet_a": pd.concat(subset, ignore_index=True)} if subset else {})}
@@ -371,7 +386,8 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
     audit = audit_from_store(store, eval_set, variants=audited, **audit_options, **audit_kwargs)
     tables = audit.to_frames()
     tables.update(deployment_tables(store, eval_set, deployments, audit_kwargs,
-                                    audit_options.get("imagenet_a_set")))
+                                    audit_options.get("imagenet_a_set"),
+                                    sized=[v for v in audited if "+tflite_" in v]))
     tables.update(mitigation_tables(tables, audited, config))
     shown = exemplar_variants(audited)
     # The images of the most changed exemplars (graded exemplar score), which the grids show.
@@ -382,5 +398,5 @@ def audit_and_report(store, eval_set, evaluation, config, info, *, audited, depl
         tables, out_dir, title=title, intro=intro(config, info, preset, audit),
         images=exemplar_images(evaluation, ids), class_names=list(info.class_names),
         sparsity=sparsity_axis(audited), max_exemplars=config["report"]["exemplars"],
-        exemplar_variants=shown)
+        exemplar_variants=shown, caveats=pie_tf.report.dataset_caveats(info))
     return tables, report

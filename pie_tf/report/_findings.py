@@ -36,8 +36,8 @@ import pandas as pd
 from pie_tf.audit._mitigation import rare_group
 from pie_tf.errors import InvalidArgumentError
 
-__all__ = ["Finding", "findings", "findings_text", "dataset_caveats", "supported", "MIN_EXAMPLES", "MIN_CIES",
-           "MIN_MEMBERS"]
+__all__ = ["Finding", "findings", "findings_text", "dataset_caveats", "supported",
+           "MIN_EXAMPLES", "MIN_CIES", "MIN_MEMBERS"]
 
 MIN_EXAMPLES = 30   # a group's over-index or rate is stated only with this many examples ...
 MIN_CIES = 5        # ... and (over-index) this many CIEs in the group
@@ -88,9 +88,36 @@ def _finite(*values):
     return all(v is not None and np.isfinite(float(v)) for v in values)
 
 
+# The columns each table needs for its sentences; a hand-built table without them gives none.
+_NEEDS = {
+    "pie_summary": ("variant", "n_dense_members", "n_compressed_members", "n_examples", "n_cie",
+                    "cie_fraction", "dense_accuracy_all", "dense_accuracy_all_std",
+                    "compressed_accuracy_all", "compressed_accuracy_all_std",
+                    "dense_accuracy_cie", "compressed_accuracy_cie"),
+    "class_impact_summary": ("variant", "n_classes", "n_classes_tested", "n_significant",
+                             "n_significant_fdr", "alpha"),
+    "class_impact": ("variant", "class", "normalized_change", "q_value", "significant_fdr"),
+    "overindex": ("variant", "group", "n_examples", "n_cie", "overindex", "ci_low", "ci_high"),
+    "group_rates": ("variant", "group", "order", "metric", "n_examples", "n_condition",
+                    "dense_mean", "compressed_mean"),
+    "group_rate_intervals": ("variant", "group", "metric", "change_ci_low", "change_ci_high"),
+    "calibration": ("population", "group", "ece_mean", "direction", "n_bins"),
+    "deployment_calibration": ("variant", "population", "group", "ece_mean", "direction",
+                               "n_bins"),
+    "paired_tests": ("variant", "kind", "group", "b", "c", "p_value", "significant_fdr"),
+    "deployment_paired_tests": ("variant", "kind", "group", "b", "c", "p_value",
+                                "significant_fdr"),
+    "deployment": ("variant", "source", "keras_accuracy_all", "tflite_accuracy_all",
+                   "n_deployment_exemplars", "deployment_exemplar_fraction"),
+    "deployment_sizes": ("variant",),
+}
+
+
 def _table(tables, name):
     frame = tables.get(name)
-    return None if frame is None or frame.empty else frame
+    if frame is None or frame.empty:
+        return None
+    return frame if set(_NEEDS.get(name, ())) <= set(frame.columns) else None
 
 
 def _rows(frame, variant, column="variant"):
@@ -104,7 +131,7 @@ def supported(overindex, *, min_examples=MIN_EXAMPLES, min_cies=MIN_CIES):
 
 
 def _variants(tables):
-    for name in ("pie_summary", "summary", "class_impact_summary"):
+    for name in ("pie_summary", "class_impact_summary"):
         frame = _table(tables, name)
         if frame is not None and "variant" in frame.columns:
             return list(pd.unique(frame["variant"]))

@@ -11,6 +11,8 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from pie_tf.audit._mitigation import rare_group
+from pie_tf.report import _curve, _findings, _statistics, _views
 from pie_tf.report import figures as _fig
 from pie_tf.report import mitigation as _mitigation
 from pie_tf.report.html import figure_png, page_html, table_html
@@ -32,11 +34,24 @@ def _class_figure(tables, options):
 
 
 def _overindex_figure(tables, options):
-    return _fig.overindex_figure(tables["overindex"])
+    return _fig.overindex_figure(tables["overindex"], min_examples=options["min_examples"],
+                                 min_cies=options["min_cies"])
 
 
 def _group_rates_figure(tables, options):
-    return _fig.group_rates_figure(tables["group_rates"])
+    rates = tables["group_rates"]
+    rare = rare_group(rates[rates["n_examples"] >= options["min_examples"]]) \
+        if {"order", "n_examples"} <= set(rates.columns) else None
+    return _fig.group_rates_figure(rates, extra_groups=[rare] if rare else (),
+                                   min_condition=options["min_examples"])
+
+
+def _statistics_figure(draw, needs):
+    def figure(tables, options):
+        if any(tables.get(n) is None or tables[n].empty for n in needs):
+            return None
+        return draw(tables)
+    return figure
 
 
 def _robustness_figure(tables, options):
@@ -65,13 +80,21 @@ SECTIONS = (
     _Section("overindex", "Over-indexing of protected groups among exemplars",
              "Share of each attribute and intersection among the compression-identified "
              "exemplars, divided by its share in the evaluation set, with a bootstrap "
-             "confidence interval (Hooker et al. 2020). Above 1: the group is over-represented "
-             "among what compression changed.", _overindex_figure),
+             "confidence interval (Hooker et al. 2020), on a log scale. Above 1: the group is "
+             "over-represented among what compression changed. Groups with too few examples or "
+             "CIEs to mean something are grey (hollow points, and apart below the line when no "
+             "variant has the support).", _overindex_figure),
     _Section("group_rates", "Error rates per group, dense against compressed",
-             "False positive and false negative rate of each group, mean over members, with "
-             "the spread (standard deviation) over members as error bars; relative_change_pct "
-             "is the change relative to the dense population, as the CelebA paper reports it.",
-             _group_rates_figure),
+             "False positive and false negative rate of each group, mean over members: the "
+             "figure shows the change from dense to each compressed population (points), with "
+             "the compressed members' spread (standard deviation) as error bars, and each "
+             "group's dense rate beside its name; relative_change_pct is the change relative to "
+             "the dense population, as the CelebA paper reports it.", _group_rates_figure),
+    *(_Section(table, heading, text, None if figure is None else
+               _statistics_figure(figure, needs))
+      for (table, heading, text, figure), needs in zip(
+          _statistics.STATISTICS_SECTIONS,
+          (("forecast",), (), ("reliability",), ("flips",), (), ()))),
     _Section("loyalty", "Loyalty to the dense population",
              "Label loyalty (agreement with the dense modal label) and probability loyalty "
              "(1 - sqrt of the Jensen-Shannon divergence, base 2), mean over members."),
@@ -86,12 +109,24 @@ SECTIONS = (
              "Each compressed variant exported to TFLite and run with the LiteRT interpreter: "
              "accuracy of both, label and probability loyalty, file sizes and the number of "
              "deployment-identified exemplars (examples on which the two disagree)."),
+    _Section("deployment_sizes", "TFLite file sizes",
+             "The flatbuffer and its gzip -9 length (the download size: gzip captures a pruned "
+             "model's zeros), as the population recorded them at export."),
+    _Section("deployment_calibration", "Calibration of the TFLite models against their source",
+             "Expected calibration error of each export and of its Keras source, per group; "
+             "gap = mean confidence − accuracy (positive: over-confident)."),
+    _Section("deployment_paired_tests", "Paired tests of the TFLite models against their "
+             "source (exact McNemar)",
+             "Per group and class, the exact McNemar test of the export's modal labels against "
+             "its Keras source's (b: source right, export wrong; c: the reverse), with "
+             "Benjamini–Hochberg q-values."),
     _Section("deployment_exemplars", "Deployment-identified exemplars",
              "Examples on which a TFLite model and the Keras model it came from disagree."),
     _Section("pie", "Compression-identified exemplars (PIE / CIE)",
              "The exemplars of each variant, with the true label and the two modal labels."),
 )
 _CSV_ONLY = ("_by_member", "corruption_errors")
+_OTHER_COLUMNS = 10
 
 
 class _Page:
@@ -188,13 +223,48 @@ def _slug(value):
     return "".join(c if c.isalnum() else "_" for c in str(value)).strip("_")
 
 
+def _findings_section(items, anchors, min_examples, min_cies):
+    """The findings as HTML: study-wide notes, then a list per variant; each sentence links to
+    the section of its table (or to its CSV when the page has no such section)."""
+    def item(f):
+        target = f"#{f.table}" if f.table in anchors else f"tables/{f.table}.csv"
+        kind = " caveat" if f.kind == "caveat" else ""
+        return (f'<li class="finding{kind}" data-kind="{html.escape(f.kind)}" '
+                f'data-table="{html.escape(f.table)}" '
+                f'data-variant="{html.escape(f.variant or "")}">{html.escape(f.text)} '
+                f'<a class="to-table" href="{html.escape(target)}">[{html.escape(f.table)}]</a>'
+                "</li>")
+    parts, current = [], object()
+    for f in items:
+        if f.variant != current:
+            if parts:
+                parts.append("</ul>")
+            current = f.variant
+            if f.variant is not None:
+                parts.append(f'<h3 class="finding-variant">{html.escape(f.variant)}</h3>')
+            parts.append('<ul class="findings">')
+        parts.append(item(f))
+    if parts:
+        parts.append("</ul>")
+    text = ("Generated from the tables of this page, variant by variant; each sentence links "
+            f"to the table it reads. A group's over-index is stated when it has at least "
+            f"{min_examples} examples and {min_cies} CIEs, a group's rate when its condition has "
+            f"at least {min_examples} examples.")
+    return dict(id="findings", heading="Findings", text=text,
+                tables=['<div class="findings">' + "".join(parts) + "</div>"], figures=[])
+
+
 def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
                  class_names=None, sparsity=None, max_exemplars=24, exemplar_variants=None,
-                 max_rows=40, dpi=100):
+                 max_rows=15, dpi=100, caveats=(), min_examples=_findings.MIN_EXAMPLES,
+                 min_cies=_findings.MIN_CIES):
     """Write an audit as CSV tables, PNG figures and one self-contained HTML page.
 
     The report renders what the audit returned and computes nothing: every number on the page
-    is in one of the CSV tables.
+    is in one of the CSV tables. The page opens with the findings (:func:`findings`, each
+    sentence linked to its table) and the forgetting curve (``tables/forgetting_curve.csv``,
+    gathered from the audit's tables by ``pie_tf.report._curve.curve_table``); each table then
+    shows its key columns and rows, with the full CSV linked.
 
     Parameters
     ----------
@@ -214,15 +284,23 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
     class_names : sequence of str, optional
         Names of the integer labels for captions.
     sparsity : mapping population -> float, optional
-        x position of each population in the robustness figure (0 for dense); default the
-        populations in order, by name.
+        x position of each population in the robustness figure and the forgetting curve (0 for
+        dense); default the populations in order, by name, in the robustness figure, and the
+        sparsity in the variant's name (``@0.9``; 0 without one) in the forgetting curve.
     max_exemplars : int
         Images per exemplar grid.
     exemplar_variants : list, optional
         Variants (values of the ``pie`` table's ``variant`` column) that get a grid; default the
         last one (the most compressed, in the audit's order).
     max_rows : int
-        Rows of each table shown on the page (the CSV has all).
+        Rows of each table shown on the page, after its view picked the key rows and columns
+        (the linked CSV has all).
+    caveats : sequence of str
+        The study's own caveats, stated first among the findings (e.g.
+        :func:`pie_tf.report.dataset_caveats` of a stand-in dataset).
+    min_examples, min_cies : int
+        Support a group needs for the findings to state its over-index (examples and CIEs) or
+        rate (examples in the condition); the figures grey groups below it.
 
     Returns
     -------
@@ -231,6 +309,12 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
     tables = _as_tables(audit)
     if not isinstance(max_exemplars, int) or max_exemplars < 1:
         raise ValueError(f"`max_exemplars` must be a positive int; got {max_exemplars!r}.")
+    items = _findings.findings(tables, min_examples=min_examples, min_cies=min_cies,
+                               caveats=caveats)
+    curve = _curve.curve_table(tables, sparsity=sparsity, min_examples=min_examples,
+                               min_cies=min_cies)
+    if not curve.empty:
+        tables["forgetting_curve"] = curve
     out = pathlib.Path(os.fspath(out_dir))
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -250,25 +334,41 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         figure_paths[name] = path
         return png, caption
 
+    def compact(name, frame=None):
+        shown, note = _views.shown(name, tables[name] if frame is None else frame)
+        return table_html(shown, max_rows=max_rows, csv_name=f"tables/{name}.csv", note=note)
+
+    options = {"sparsity": sparsity, "min_examples": min_examples, "min_cies": min_cies}
     sections = []
-    known = {s.table for s in SECTIONS}
+    if not curve.empty:
+        sections.append(dict(
+            id="forgetting_curve", heading="Forgetting curve",
+            text="Each variant's cost against its sparsity: top-1 accuracy, the share of CIEs, "
+                 "the worst protected group's FNR (error rate for a multi-class target) and the "
+                 "rare group's over-index, with the spread over members (standard deviation; "
+                 "the over-index: its bootstrap interval), and TFLite size against harm where "
+                 "the study recorded sizes. Pruned variants are lines from dense; quantized "
+                 "variants are diamonds at their sparsity (0 for a quantized dense model).",
+            figures=[save("forgetting_curve", _curve.forgetting_curve_figure(curve),
+                          "Forgetting curve")],
+            tables=[compact("forgetting_curve")]))
+    known = {s.table for s in SECTIONS} | {"forgetting_curve"}
     for spec in SECTIONS:
         frame = tables.get(spec.table)
         if frame is None or frame.empty:  # not measured in this study (CSV still written)
             continue
         figs = []
         if spec.figure is not None:
-            figs.append(save(spec.table, spec.figure(tables, {"sparsity": sparsity}),
-                             spec.heading))
+            fig = spec.figure(tables, options)
+            if fig is not None:
+                figs.append(save(spec.table, fig, spec.heading))
         if spec.table == "pie":
+            ordered = _statistics.sort_exemplars(frame, tables.get("exemplar_scores"))
             figs.extend(save(*item) for item in _exemplar_figures(
-                frame, images, class_names, max_exemplars, exemplar_variants))
-            shown = frame[frame["cie"].astype(bool)] if "cie" in frame.columns else frame
-        else:
-            shown = frame
+                ordered, images, class_names, max_exemplars, exemplar_variants))
+            frame = ordered
         sections.append(dict(id=spec.table, heading=spec.heading, text=spec.text, figures=figs,
-                             tables=[table_html(shown, max_rows=max_rows,
-                                                csv_name=f"tables/{spec.table}.csv")]))
+                             tables=[compact(spec.table, frame)]))
     page = _Page(tables, max_rows)
     for section_id, heading, render, shows, after in RENDERED_SECTIONS:
         known.update(shows)
@@ -288,11 +388,16 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
                              tables=[f"<ul>{links}</ul>"]))
     others = [name for name in tables
               if name not in known and name not in csv_only and not tables[name].empty]
-    if others:
+    if others:  # the first columns only: the page stays narrower than a window
         sections.append(dict(id="other_tables", heading="Other tables", tables=[
-            f"<h3>{name}</h3>" + table_html(tables[name], max_rows=max_rows,
-                                             csv_name=f"tables/{name}.csv")
+            f'<h3 id="{name}">{name}</h3>' + table_html(
+                tables[name].iloc[:, :_OTHER_COLUMNS], max_rows=max_rows,
+                csv_name=f"tables/{name}.csv",
+                note=f"{tables[name].shape[1] - _OTHER_COLUMNS} more columns in the CSV."
+                if tables[name].shape[1] > _OTHER_COLUMNS else "")
             for name in others]))
+    anchors = {sec["id"] for sec in sections} | set(others)
+    sections.insert(0, _findings_section(items, anchors, min_examples, min_cies))
     html_path = out / "report.html"
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(page_html(title, sections, intro=intro), encoding="utf-8")

@@ -16,7 +16,7 @@ TABLES = {"summary", "pie", "pie_summary", "class_impact", "class_impact_summary
           "imagenet_a_by_member", "deployment", "deployment_exemplars", "deployment_sizes",
           "forecast_risk", "forecast", "forecast_groups", "calibration", "calibration_by_member",
           "reliability", "flips", "group_rate_intervals", "paired_tests", "exemplar_scores",
-          "deployment_calibration", "deployment_paired_tests"}
+          "deployment_calibration", "deployment_paired_tests", "forgetting_curve"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def test_every_table_and_figure_is_written(study):
     figures = {p.name for p in (out / "figures").glob("*.png")}
     # the exemplar grid is drawn exactly when the pruned variant has exemplars
     has_cie = tables["pie"].query("variant == @PRUNED")["cie"].any()
-    assert figures == {"class_impact.png", "overindex.png", "group_rates.png"} | (
+    assert figures == {"forgetting_curve.png", "class_impact.png", "overindex.png",
+                       "group_rates.png", "forecast.png", "calibration.png", "flips.png"} | (
         {"exemplars_prune_ft_0_9.png"} if has_cie else set())
     assert (out / "report.html").stat().st_size > 10_000
     assert sorted(store.variants()) == sorted([DENSE, PRUNED, EXPORT])
@@ -84,7 +85,10 @@ def test_tables_agree_with_the_store(study):
     else:
         assert deployment["probability_loyalty_mean"] == pytest.approx(np.mean(loyalty),
                                                                        abs=1e-4)
-    assert (tables["deployment_sizes"]["tflite_bytes"] > 1000).all()
+    sizes = tables["deployment_sizes"]
+    assert (sizes["tflite_bytes"] > 1000).all()
+    assert ((sizes["tflite_gzip_bytes"] > 100) & (sizes["tflite_gzip_bytes"]
+                                                  < sizes["tflite_bytes"])).all()
 
 
 def test_statistics_beyond_the_papers_agree_with_the_store(study):
@@ -121,7 +125,10 @@ def test_statistics_beyond_the_papers_agree_with_the_store(study):
 def test_page_in_chromium(study, tmp_path):
     require_chromium()
     out, _, _, tables = study
-    page = dump_dom(out / "report.html", tmp_path)
+    page = dump_dom(out / "report.html", tmp_path, window=(1280, 1600))
+    assert page.body_attrs["data-sections"].split(",")[0] == "findings"
+    assert page.findings[0][1].startswith("Caveat: the data are celeba_standin, a stand-in")
+    assert int(page.body_attrs["data-scroll-width"]) <= 1280 and not page.body_attrs["data-wide"]
     for heading in ("Summary", "Class impact", "Over-indexing of protected groups among exemplars",
                     "Error rates per group, dense against compressed",
                     "Deployed (TFLite) models against their Keras source"):

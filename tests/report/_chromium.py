@@ -22,6 +22,17 @@ for (const img of document.images) {
   img.setAttribute('data-natural',
                    img.complete ? img.naturalWidth + 'x' + img.naturalHeight : 'pending');
 }
+const root = document.documentElement;
+document.body.setAttribute('data-scroll-width', root.scrollWidth);
+document.body.setAttribute('data-client-width', root.clientWidth);
+let wide = [];
+for (const el of document.querySelectorAll('div.table-wrap, figure')) {
+  if (el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > root.clientWidth)
+    wide.push((el.closest('section') || {}).id);
+}
+document.body.setAttribute('data-wide', wide.join(','));
+document.body.setAttribute('data-sections',
+  Array.from(document.querySelectorAll('section')).map(s => s.id).join(','));
 document.body.setAttribute('data-probed', 'yes');
 </script>"""
 
@@ -39,14 +50,22 @@ def _run(args, tmp_path, timeout=60):
     return done.stdout
 
 
-def dump_dom(html_path, tmp_path):
-    """The DOM Chromium builds from ``html_path`` (a probed copy next to it), as a Page."""
+def dump_dom(html_path, tmp_path, window=None):
+    """The DOM Chromium builds from ``html_path`` (a probed copy next to it), as a Page.
+
+    The probe also records the page's scroll and client width (``data-scroll-width``,
+    ``data-client-width``), the sections whose table or figure is wider than its box or than
+    the window (``data-wide``) and the order of the sections (``data-sections``); ``window``
+    is the (width, height) Chromium lays the page out in.
+    """
     html_path = pathlib.Path(html_path)
     probed = html_path.with_name("_probed_" + html_path.name)
     text = html_path.read_text(encoding="utf-8")
     probed.write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
     try:
-        dom = _run(["--virtual-time-budget=5000", "--dump-dom", probed.as_uri()], tmp_path)
+        size = [f"--window-size={window[0]},{window[1]}"] if window else []
+        dom = _run([*size, "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+                   tmp_path)
     finally:
         probed.unlink()
     page = Page()
@@ -69,11 +88,16 @@ class Page(html.parser.HTMLParser):
         self.cells = []
         self.images = []
         self.body_attrs = {}
+        self.findings = []    # (attributes, text) of each finding's list item
         self._text = None
         self._tag = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "li" and "finding" in attrs.get("class", "").split():
+            self._finding = (attrs, [])
+        elif tag == "a" and getattr(self, "_finding", None) is not None:
+            self._finding[0].setdefault("links", []).append(attrs.get("href"))
         if tag in self.headings or tag in ("td", "th"):
             self._tag, self._text = tag, []
         elif tag == "img":
@@ -84,8 +108,14 @@ class Page(html.parser.HTMLParser):
     def handle_data(self, data):
         if self._text is not None:
             self._text.append(data)
+        if getattr(self, "_finding", None) is not None:
+            self._finding[1].append(data)
 
     def handle_endtag(self, tag):
+        if tag == "li" and getattr(self, "_finding", None) is not None:
+            attrs, text = self._finding
+            self.findings.append((attrs, "".join(text).strip()))
+            self._finding = None
         if tag == self._tag and self._text is not None:
             text = "".join(self._text).strip()
             (self.cells if tag in ("td", "th") else self.headings[tag]).append(text)
