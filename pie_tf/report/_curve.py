@@ -123,7 +123,8 @@ def curve_table(tables, *, sparsity=None, min_examples=_findings.MIN_EXAMPLES,
         loyal = _value(loyalty, "population", name, "label_loyalty_mean")
         row["disagreement"] = 1.0 - float(loyal)
         row["disagreement_std"] = float(_value(loyalty, "population", name, "label_loyalty_std"))
-        row.update(worst_group=worst, worst_metric=metric if worst else None, rare_group=rare)
+        row.update(worst_group=worst or np.nan, worst_metric=metric if worst else np.nan,
+                   rare_group=rare or np.nan)
         if worst is not None:
             sel = rates[(rates["metric"] == metric) & (rates["group"] == worst)]
             if name == "dense":
@@ -209,30 +210,14 @@ def _size_panel(ax, curve, y, err, label):
     ax.set_title(f"Size against {label}", fontsize=9)
 
 
-def forgetting_curve_figure(curve):
-    """The forgetting curve of :func:`curve_table`'s rows.
-
-    Top row, against sparsity: top-1 accuracy (± sd over members), the share of CIEs (and the
-    members' disagreement with the dense modal label, ± sd), the worst protected group's FNR or
-    error rate (± sd). Bottom row: the rare group's over-index among the CIEs (bootstrap
-    interval; hollow grey where its support is under the threshold), and, where sizes were
-    recorded, TFLite size against top-1 accuracy and against the share of CIEs. Pruned variants
-    are lines from dense; quantized (diamonds) and mitigated (squares) variants are marked
-    points at their sparsity (0 for a quantized dense model).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    if curve.empty:
-        raise ValueError("`curve` has no rows (the audit had no pie_summary table).")
-    fig, axes = plt.subplots(2, 3, figsize=(12, 7.2))
-    ax = axes[0, 0]
+def _top1(ax, curve):
     _series(ax, curve.assign(top1=100 * curve["top1"], top1_std=100 * curve["top1_std"]),
             "top1", "top1_std")
     ax.set_title("Top-1 accuracy (± sd over members)", fontsize=9)
     ax.set_ylabel("top-1 accuracy, %", fontsize=8)
-    ax = axes[0, 1]
+
+
+def _cie_share(ax, curve):
     scaled = curve.assign(cie_fraction=100 * curve["cie_fraction"],
                           disagreement=100 * curve["disagreement"],
                           disagreement_std=100 * curve["disagreement_std"])
@@ -245,56 +230,81 @@ def forgetting_curve_figure(curve):
                     label="members' disagreement with dense mode")
     ax.set_title("Share of CIEs (bars: member disagreement ± sd)", fontsize=9)
     ax.set_ylabel("% of evaluation examples", fontsize=8)
-    ax = axes[0, 2]
-    worst = curve["worst_group"].dropna()
-    if len(worst):
-        metric = str(curve["worst_metric"].dropna().iloc[0])
-        _series(ax, curve.assign(worst_rate=100 * curve["worst_rate"],
-                                 worst_rate_std=100 * curve["worst_rate_std"]),
-                "worst_rate", "worst_rate_std")
-        short = {"false_negative_rate": "FNR", "error_rate": "error rate"}.get(metric, metric)
-        ax.set_title(f"{short} of the worst group: {worst.iloc[0]}", fontsize=9)
-        ax.set_ylabel(f"{short}, % (± sd over members)", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no group rates", ha="center", transform=ax.transAxes)
-    ax = axes[1, 0]
-    rare = curve["rare_group"].dropna()
-    if len(rare) and np.isfinite(curve["rare_overindex"].to_numpy(dtype=float)).any():
-        _series(ax, curve, "rare_overindex", lower="rare_ci_low", upper="rare_ci_high",
-                skip_dense=True, muted="rare_supported")
-        ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
-        ax.set_title(f"Over-index of the rare group {rare.iloc[0]}", fontsize=9)
-        ax.set_ylabel("share among CIEs / share overall", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no rare group over-index", ha="center", transform=ax.transAxes)
-    for ax in (axes[0, 0], axes[0, 1], axes[0, 2], axes[1, 0]):
-        ax.set_xlabel("sparsity", fontsize=8)
-        ax.set_xlim(-0.05, 1.0)
+
+
+def _worst_rate(ax, curve):
+    metric = str(curve["worst_metric"].dropna().iloc[0])
+    _series(ax, curve.assign(worst_rate=100 * curve["worst_rate"],
+                             worst_rate_std=100 * curve["worst_rate_std"]),
+            "worst_rate", "worst_rate_std")
+    short = {"false_negative_rate": "FNR", "error_rate": "error rate"}.get(metric, metric)
+    ax.set_title(f"{short} of the worst group: {curve['worst_group'].dropna().iloc[0]}",
+                 fontsize=9)
+    ax.set_ylabel(f"{short}, % (± sd over members)", fontsize=8)
+
+
+def _rare(ax, curve):
+    _series(ax, curve, "rare_overindex", lower="rare_ci_low", upper="rare_ci_high",
+            skip_dense=True, muted="rare_supported")
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
+    ax.set_title(f"Over-index of the rare group {curve['rare_group'].dropna().iloc[0]}",
+                 fontsize=9)
+    ax.set_ylabel("share among CIEs / share overall (interval)", fontsize=8)
+
+
+def _finite_any(curve, column):
+    return np.isfinite(pd.to_numeric(curve[column], errors="coerce").to_numpy(dtype=float)).any()
+
+
+def forgetting_curve_figure(curve):
+    """The forgetting curve of :func:`curve_table`'s rows.
+
+    Panels against sparsity: top-1 accuracy (± sd over members), the share of CIEs (and the
+    members' disagreement with the dense modal label, ± sd), the worst protected group's FNR or
+    error rate (± sd) and the rare group's over-index among the CIEs (bootstrap interval;
+    hollow grey where its support is under the threshold); then, where sizes were recorded,
+    TFLite size against top-1 accuracy and against the share of CIEs. A panel whose table
+    columns are empty (no groups, no sizes) is left out. Pruned variants are lines from dense;
+    quantized (diamonds) and mitigated (squares) variants are marked points at their sparsity
+    (0 for a quantized dense model).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if curve.empty:
+        raise ValueError("`curve` has no rows (the audit had no pie_summary table).")
+    panels = [(_top1, True), (_cie_share, True)]
+    if curve["worst_group"].notna().any() and _finite_any(curve, "worst_rate"):
+        panels.append((_worst_rate, True))
+    if curve["rare_group"].notna().any() and _finite_any(curve, "rare_overindex"):
+        panels.append((_rare, True))
+    if _finite_any(curve, "tflite_gzip_bytes") or _finite_any(curve, "tflite_bytes"):
+        panels.append((lambda ax, c: _size_panel(
+            ax, c.assign(top1=100 * c["top1"], top1_std=100 * c["top1_std"]), "top1",
+            "top1_std", "top-1 accuracy, %"), False))
+        panels.append((lambda ax, c: _size_panel(
+            ax, c.assign(cie_fraction=100 * c["cie_fraction"]), "cie_fraction", None,
+            "share of CIEs, %"), False))
+    cols = 3 if len(panels) > 4 else 2 if len(panels) > 1 else 1
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows + 0.8), squeeze=False)
+    for ax in axes.reshape(-1)[len(panels):]:
+        fig.delaxes(ax)
+    for ax, (draw, against_sparsity) in zip(axes.reshape(-1), panels):
+        draw(ax, curve)
+        if against_sparsity:
+            ax.set_xlabel("sparsity", fontsize=8)
+            ax.set_xlim(-0.05, 1.0)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    sized = np.isfinite(curve["tflite_gzip_bytes"].to_numpy(dtype=float)) | np.isfinite(
-        curve["tflite_bytes"].to_numpy(dtype=float))
-    if sized.any():
-        _size_panel(axes[1, 1], curve.assign(top1=100 * curve["top1"],
-                                             top1_std=100 * curve["top1_std"]),
-                    "top1", "top1_std", "top-1 accuracy, %")
-        _size_panel(axes[1, 2], curve.assign(cie_fraction=100 * curve["cie_fraction"]),
-                    "cie_fraction", None, "share of CIEs, %")
-        for ax in axes[1, 1:]:
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-    else:
-        for ax in axes[1, 1:]:
-            ax.axis("off")
-        axes[1, 1].text(0, 0.5, "No TFLite sizes recorded: no size panel.", fontsize=8,
-                        transform=axes[1, 1].transAxes)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    h2, l2 = axes[0, 1].get_legend_handles_labels()
+    h2, l2 = axes[0, 1].get_legend_handles_labels() if cols > 1 else ([], [])
     extra = [(h, lab) for h, lab in zip(h2, l2) if lab not in labels]
     fig.legend(handles + [h for h, _ in extra], labels + [lab for _, lab in extra],
                loc="lower center", ncol=min(6, len(labels) + len(extra)), fontsize=7,
                frameon=False)
     fig.suptitle("Forgetting curve: harm against sparsity (quantized variants as diamonds)",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.6 / (3.4 * rows + 0.8), 1, 0.97))
     return fig

@@ -27,7 +27,7 @@ def _order_at_most(k):
     return rows
 
 
-def _most_hurt_classes(per_variant=10):
+def _most_hurt_classes(per_variant=5):
     def rows(frame):
         if "normalized_change" not in frame.columns:
             return frame
@@ -101,7 +101,7 @@ VIEWS = {
     "class_impact": View(("variant", "class", "class_name", "n_examples", "dense_recall",
                           "compressed_recall", "normalized_change", "p_value", "q_value",
                           "significant", "significant_fdr"), _most_hurt_classes(),
-                         "The 10 most hurt classes of each variant (by normalized change)."),
+                         "The 5 most hurt classes of each variant (by normalized change)."),
     "overindex": View(("variant", "group", "n_examples", "n_cie", "share_eval", "share_cie",
                        "overindex", "ci_low", "ci_high", "status"), _order_at_most(2),
                       "Groups of at most two attributes."),
