@@ -59,7 +59,8 @@ def main():
     predicted = (model.predict(test["image"], verbose=0)[:, 0] > 0.5).astype(int)
     frame = pd.DataFrame({"label": test["label"], "Male": test["Male"],
                           "correct": predicted == test["label"]})
-    print(f"positive classes {positive}; test accuracy {frame.correct.mean():.4f} (majority class {1 - frame.label.mean():.4f})")
+    print(f"positive classes {positive}; test accuracy {frame.correct.mean():.4f} (majority class "
+          f"{1 - frame.label.mean():.4f})")
     print(frame.groupby(["label", "Male"]).correct.agg(["mean", "size"]).to_string())
 
     for attribute in ("Male", "Young") if args.probe_epochs else ():

@@ -164,7 +164,8 @@ def main(argv):
              pie_tf.export_tflite(frozen, "int8"))
 
     table = pd.DataFrame(rows)
-    dense_gzip = table.loc[(table.model == "dense") & (table.tflite == "float32"), "gzip_bytes"].iloc[0]
+    dense_row = (table.model == "dense") & (table.tflite == "float32")
+    dense_gzip = table.loc[dense_row, "gzip_bytes"].iloc[0]
     table.insert(table.columns.get_loc("gzip_bytes") + 1, "ratio",
                  (table["gzip_bytes"] / dense_gzip).round(4))
     table["acc_loss_pts"] = 100 * (table["keras_acc"] - table["tflite_acc"])
@@ -173,10 +174,12 @@ def main(argv):
         print(table.to_string(index=False))
 
     goal = table[(table.model == "pruned 90%") & (table.tflite == "int8")].iloc[0]
-    print(f"\ngoal: 90%-pruned int8 gzip {goal.gzip_bytes:,} B = 1/{dense_gzip / goal.gzip_bytes:.1f}"
+    print(f"\ngoal: 90%-pruned int8 gzip {goal.gzip_bytes:,} B = "
+          f"1/{dense_gzip / goal.gzip_bytes:.1f}"
           f" of dense float32 gzip {dense_gzip:,} B (goal >= 1/12): "
           f"{'met' if goal.gzip_bytes * 12 <= dense_gzip else 'NOT met'}; accuracy loss vs Keras "
-          f"{goal.acc_loss_pts:.2f} pt (goal <= 1): {'met' if goal.acc_loss_pts <= 1 else 'NOT met'}")
+          f"{goal.acc_loss_pts:.2f} pt (goal <= 1): "
+          f"{'met' if goal.acc_loss_pts <= 1 else 'NOT met'}")
     print(f"total {time.time() - start:.0f}s")
 
 

@@ -1,9 +1,9 @@
 """Training throughput (images/s) of pie_tf's models: plain fit against fit + PruneCallback,
 with and without XLA and mixed precision.
 
-    python benchmarks/train_throughput.py                                  # CPU: small_resnet, 32 px
+    python benchmarks/train_throughput.py                         # CPU: small_resnet, 32 px
     python benchmarks/train_throughput.py --model=resnet50 --image_size=224 --batch_size=128 \\
-        --options=float32,xla,mixed,mixed+xla --prune                      # an accelerator
+        --options=float32,xla,mixed,mixed+xla --prune             # an accelerator
 
 The data are random images held in memory (``cache``), so the figure is the model's and the
 optimizer's, not the input pipeline's (benchmarks/input_pipeline.py measures that one).

@@ -1,10 +1,11 @@
 """The one place pie_tf meets Keras.
 
-tensorflow-model-optimization 0.8 supports only Keras 2 (the ``tf_keras`` package). TensorFlow 2.16+
-makes ``tf.keras`` Keras 3 unless ``TF_USE_LEGACY_KERAS=1`` is set before ``tf.keras`` is first used,
-so this module sets it (without overriding a user's explicit choice) and every pie_tf module takes
-``keras`` from here. Models that reach a pie_tf API are checked with :func:`check_model`, which turns
-a Keras 3 model or a subclassed model into an error that says what to build instead.
+tensorflow-model-optimization 0.8 supports only Keras 2 (the ``tf_keras`` package). TensorFlow
+2.16+ makes ``tf.keras`` Keras 3 unless ``TF_USE_LEGACY_KERAS=1`` is set before ``tf.keras`` is
+first used, so this module sets it (without overriding a user's explicit choice) and every pie_tf
+module takes ``keras`` from here. Models that reach a pie_tf API are checked with
+:func:`check_model`, which turns a Keras 3 model or a subclassed model into an error that says
+what to build instead.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import tf_keras as keras  # noqa: E402
 __all__ = ["keras", "tf", "check_model", "is_keras3_model"]
 
 _KERAS3_HINT = (
-    "pie_tf works on Keras 2 models (the `tf_keras` package), because tensorflow-model-optimization "
+    "pie_tf works on Keras 2 models (the `tf_keras` package), because "
+    "tensorflow-model-optimization "
     "supports nothing else. Build the model with `import tf_keras as keras` (or "
     "`from pie_tf import keras`), or set TF_USE_LEGACY_KERAS=1 before importing TensorFlow and use "
     "`tf.keras`."

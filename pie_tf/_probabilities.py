@@ -89,7 +89,9 @@ def as_probabilities(scores, kind="auto", *, argname="scores", dtype=np.float64)
     >>> as_probabilities([[0.25, 0.74]], "probabilities")
     Traceback (most recent call last):
     ...
-    pie_tf.errors.NotProbabilitiesError: `scores` was declared probabilities but its rows sum to 0.9900..0.9900, not 1 (tolerance 0.001). Renormalize the rows (scores / scores.sum(-1, keepdims=True)) or declare them logits.
+    pie_tf.errors.NotProbabilitiesError: `scores` was declared probabilities but its rows sum to
+    0.9900..0.9900, not 1 (tolerance 0.001). Renormalize the rows
+    (scores / scores.sum(-1, keepdims=True)) or declare them logits.
     """
     check_kind(kind)
     scores = np.asarray(scores)

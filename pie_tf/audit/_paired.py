@@ -28,7 +28,6 @@ with few discordant examples it has little power.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from pie_tf.audit._flips import flip_table

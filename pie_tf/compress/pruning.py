@@ -149,7 +149,7 @@ def prunable_weights(model, layers=None):
                     raise ValueError(f"`layers` names {item!r}, which is not a layer of the model; "
                                      f"layers are: {sorted(by_name)}.")
                 wanted.append(by_name[item])
-            elif isinstance(item, keras.layers.Layer) and any(item is l for l in all_layers):
+            elif isinstance(item, keras.layers.Layer) and any(item is x for x in all_layers):
                 wanted.append(item)
             else:
                 raise ValueError("`layers` must be None, a callable (layer, weight) -> bool, or "
@@ -563,7 +563,7 @@ class PruneCallback(keras.callbacks.Callback):
             raise ValueError(
                 "`model` has no prunable weights: tfmot's prune registry selects kernels of "
                 "Conv/Dense-type layers (and `layers=` selects explicitly); this model has "
-                f"layers {[type(l).__name__ for l in _all_layers(model)]}.")
+                f"layers {[type(layer).__name__ for layer in _all_layers(model)]}.")
         trainable = {id(w) for w in model.trainable_weights}
         frozen = [(layer, w) for layer, w in pairs if id(w) not in trainable]
         if frozen and self.prune_frozen is False:

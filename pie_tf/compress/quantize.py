@@ -66,13 +66,14 @@ _OP_REPLACEMENTS = {
 _TRANSFORM_HANDLED = (keras.layers.BatchNormalization, keras.layers.SeparableConv1D,
                       keras.layers.SeparableConv2D)
 
-_TFMOT_UNSUPPORTED = re.compile(r"Layer (?P<name>[^:\s]+):<class '(?P<cls>[^']+)'> is not supported")
+_TFMOT_UNSUPPORTED = re.compile(
+    r"Layer (?P<name>[^:\s]+):<class '(?P<cls>[^']+)'> is not supported")
 
 
 def is_quantization_aware(model) -> bool:
     """True when ``model`` already carries tfmot quantization wrappers (a QAT model)."""
-    return any(isinstance(layer, (_tfmot_wrapper.QuantizeWrapper, _tfmot_quantize_layer.QuantizeLayer))
-               for layer in model.layers)
+    wrappers = (_tfmot_wrapper.QuantizeWrapper, _tfmot_quantize_layer.QuantizeLayer)
+    return any(isinstance(layer, wrappers) for layer in model.layers)
 
 
 def prunable_kernel_sparsity(model) -> float:
@@ -319,7 +320,8 @@ class QuantizeCallback(keras.callbacks.Callback):
         # (e.g. [-6, 6]) instead of ranges observed on data, hence >= 1 for them.
         for argname, value, least in (("freeze_bn_after", freeze_bn_after, 0),
                                       ("freeze_ranges_after", freeze_ranges_after, 1)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, np.integer))
                                       or value < least):
                 raise ValueError(f"`{argname}` must be None or an epoch index >= {least}; got "
                                  f"{value!r}.")
@@ -346,7 +348,8 @@ class QuantizeCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         changed = False
-        if self.freeze_bn_after is not None and epoch >= self.freeze_bn_after and not self._bn_frozen:
+        if (self.freeze_bn_after is not None and epoch >= self.freeze_bn_after
+                and not self._bn_frozen):
             for layer in self._batch_norms():
                 self._bn_frozen.append((layer, layer.trainable))
                 layer.trainable = False

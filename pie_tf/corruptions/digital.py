@@ -111,7 +111,8 @@ def _affine_inverse(seeds, h, w, jitter):
     pts2 = pts1[None] + _ops.uniform(seeds, 10, [3, 2], -jitter, jitter)
     # forward map M (2x3): [pts1, 1] @ M^T = pts2 ; invert it to sample the source.
     a = np.concatenate([pts1, np.ones((3, 1), np.float32)], axis=1)
-    m_t = tf.linalg.solve(tf.broadcast_to(tf.constant(a), tf.shape(pts2[:, :, :1]) * [1, 1, 3]), pts2)        # (B, 3, 2)
+    m_t = tf.linalg.solve(tf.broadcast_to(tf.constant(a), tf.shape(pts2[:, :, :1]) * [1, 1, 3]),
+                          pts2)                                 # (B, 3, 2)
     lin = tf.transpose(m_t[:, :2, :], [0, 2, 1])                # (B, 2, 2)
     trans = m_t[:, 2, :]                                        # (B, 2)
     inv = tf.linalg.inv(lin)
@@ -135,8 +136,10 @@ def elastic_transform(x, seeds, c, scale, table="imagenet"):
         max_d = 1.0
         inv, off = _affine_inverse(seeds, h, w, jitter)
         # OpenCV points are (col, row): src = inv @ (col, row) + off
-        src_x = inv[:, 0, 0, None, None] * xx + inv[:, 0, 1, None, None] * yy + off[:, 0, None, None]
-        src_y = inv[:, 1, 0, None, None] * xx + inv[:, 1, 1, None, None] * yy + off[:, 1, None, None]
+        src_x = (inv[:, 0, 0, None, None] * xx + inv[:, 0, 1, None, None] * yy
+                 + off[:, 0, None, None])
+        src_y = (inv[:, 1, 0, None, None] * xx + inv[:, 1, 1, None, None] * yy
+                 + off[:, 1, None, None])
         x = _ops.bilinear_sample(x, src_y, src_x, "reflect101")
     fields = _ops.uniform(seeds, 0, [h, w, 2], -max_d, max_d)
     fields = _ops.gaussian_blur(fields, sigma, mode="symmetric", truncate=3.0) * alpha

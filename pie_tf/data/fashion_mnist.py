@@ -15,8 +15,8 @@ import numpy as np
 from pie_tf.data import schema
 from pie_tf.errors import DataFileError
 
-__all__ = ["CLASS_NAMES", "DEBIAN_DIR", "fashion_mnist_arrays", "find_idx_dir", "load_fashion_mnist",
-           "read_idx"]
+__all__ = ["CLASS_NAMES", "DEBIAN_DIR", "fashion_mnist_arrays", "find_idx_dir",
+           "load_fashion_mnist", "read_idx"]
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -40,7 +40,8 @@ def read_idx(path: str) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
-        raise DataFileError(path, f"cannot be read as {'gzip' if path.endswith('.gz') else 'an IDX file'}"
+        raise DataFileError(path, "cannot be read as "
+                                  f"{'gzip' if path.endswith('.gz') else 'an IDX file'}"
                                   f" ({err}); replace it with an intact copy.") from None
     if len(raw) < 4:
         raise DataFileError(path, f"is not a uint8 IDX file: {len(raw)} bytes, shorter than the "
@@ -142,8 +143,8 @@ def fashion_mnist_arrays(split: str, data_dir: str | None = None):
             "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu) and pass no data_dir, "
             "or download "
             "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
-            "t10k-labels-idx1-ubyte.gz from https://github.com/zalandoresearch/fashion-mnist into a "
-            "directory and pass it as data_dir, or prepare tfds's copy with "
+            "t10k-labels-idx1-ubyte.gz from https://github.com/zalandoresearch/fashion-mnist into "
+            "a directory and pass it as data_dir, or prepare tfds's copy with "
             "`tfds build fashion_mnist`.")
     return _cached_arrays(os.path.abspath(directory), split)
 

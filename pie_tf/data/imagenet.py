@@ -42,7 +42,8 @@ def imagenet_wnids() -> tuple:
     with open(imagenet_common.label_names_file()) as f:
         wnids = tuple(line.strip() for line in f if line.strip())
     if len(wnids) != 1000:
-        raise RuntimeError(f"{imagenet_common.label_names_file()} lists {len(wnids)} classes, not 1000.")
+        raise RuntimeError(f"{imagenet_common.label_names_file()} lists {len(wnids)} classes, not "
+                           "1000.")
     return wnids
 
 
@@ -80,5 +81,6 @@ def imagenet_a_class_indices(*, data_dir: str | None = None, verify: bool = Fals
         if not np.array_equal(seen, idx):
             where = data_dir or "tfds's default data_dir"
             raise ValueError(f"imagenet_a in {where} has {len(seen)} classes that differ from "
-                             f"ImageNet-A's 200 (first differences: {sorted(set(seen) ^ set(idx))[:10]}).")
+                             "ImageNet-A's 200 (first differences: "
+                             f"{sorted(set(seen) ^ set(idx))[:10]}).")
     return idx

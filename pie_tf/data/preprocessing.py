@@ -75,7 +75,8 @@ def resize(size, *, method: str = "bilinear") -> Step:
 
 
 def center_crop(size, *, resize_shorter: int | None = None) -> Step:
-    """Optionally resize the shorter side to ``resize_shorter`` (aspect kept), then crop the centre."""
+    """Optionally resize the shorter side to ``resize_shorter`` (aspect kept), then crop the
+    centre."""
     size = _check_size(size)
 
     def step(image, seed):
@@ -163,7 +164,8 @@ def resnet_train(size: int = 224) -> Step:
 
 
 def resnet_eval(size: int = 224, resize_shorter: int = 256) -> Step:
-    """Standard ResNet ImageNet evaluation preprocessing: shorter side 256, centre 224, normalize."""
+    """Standard ResNet ImageNet evaluation preprocessing: shorter side 256, centre 224,
+    normalize."""
     return compose(center_crop(size, resize_shorter=resize_shorter), normalize())
 
 

@@ -76,7 +76,8 @@ class DatasetInfo:
 def check_choice(value, valid: Sequence, argname: str, what: str = "value"):
     """Return ``value`` if it is in ``valid``, else raise ValueError listing the valid choices."""
     if value not in valid:
-        raise ValueError(f"`{argname}`: unknown {what} {value!r}; valid: {', '.join(map(str, valid))}.")
+        raise ValueError(f"`{argname}`: unknown {what} {value!r}; valid: "
+                         f"{', '.join(map(str, valid))}.")
     return value
 
 
@@ -89,17 +90,20 @@ def check_split(split: str, valid: Sequence[str], dataset: str) -> str:
     Only the base names are checked here; tfds parses the slices.
     """
     if not isinstance(split, str):
-        raise TypeError(f"`split` must be a string such as {valid[0]!r}; got {type(split).__name__}.")
+        raise TypeError(f"`split` must be a string such as {valid[0]!r}; got "
+                        f"{type(split).__name__}.")
     for part in split.split("+"):
         match = _SPLIT_PART.match(part)
         if match is None or match.group(1) not in valid:
             raise ValueError(f"`split`: {split!r} is not a split of {dataset}; valid: "
-                             f"{', '.join(valid)} (tfds slices such as '{valid[0]}[:10%]' work too).")
+                             f"{', '.join(valid)} (tfds slices such as '{valid[0]}[:10%]' work "
+                             "too).")
     return split
 
 
 def split_bases(split: str) -> list:
-    """The split names a valid split string reads, in order (``"train[:10]+test"`` -> train, test)."""
+    """The split names a valid split string reads, in order (``"train[:10]+test"`` -> train,
+    test)."""
     return [_SPLIT_PART.match(part).group(1) for part in split.split("+")]
 
 
@@ -146,18 +150,21 @@ def from_arrays(images, labels, attributes: Mapping[str, Sequence] | None = None
     tensors = {IMAGE: images, LABEL: labels.astype(np.int64)}
     if attributes is not None:
         if not isinstance(attributes, Mapping) or not attributes:
-            raise TypeError("`attributes` must be a non-empty mapping of name -> array of shape (n,).")
+            raise TypeError("`attributes` must be a non-empty mapping of name -> array of shape "
+                            "(n,).")
         converted = {}
         for name, values in attributes.items():
             values = np.asarray(values)
             if values.shape != (n,):
-                raise ValueError(f"`attributes[{name!r}]` must have shape ({n},); got {values.shape}.")
+                raise ValueError(f"`attributes[{name!r}]` must have shape ({n},); got "
+                                 f"{values.shape}.")
             if values.dtype == np.bool_:
                 converted[str(name)] = values
             elif np.issubdtype(values.dtype, np.integer):
                 converted[str(name)] = values.astype(np.int64)
             else:
-                raise TypeError(f"`attributes[{name!r}]` must be bool or integer; got {values.dtype}.")
+                raise TypeError(f"`attributes[{name!r}]` must be bool or integer; got "
+                                f"{values.dtype}.")
         tensors[ATTRIBUTES] = converted
     if ids is None:
         ids = np.arange(n)
@@ -175,12 +182,12 @@ def validate_element_spec(ds: tf.data.Dataset, argname: str = "ds") -> tf.data.D
     """Raise TypeError unless ``ds`` yields pie_tf examples (checks the spec, reads no data)."""
     spec = getattr(ds, "element_spec", None)
     if not isinstance(spec, dict):
-        raise TypeError(f"`{argname}` must be a tf.data.Dataset of dicts with keys image, label, id "
-                        f"(and optionally attributes); got element_spec {spec!r}.")
+        raise TypeError(f"`{argname}` must be a tf.data.Dataset of dicts with keys image, label, "
+                        f"id (and optionally attributes); got element_spec {spec!r}.")
     missing = [k for k in (IMAGE, LABEL, ID) if k not in spec]
     if missing:
-        raise TypeError(f"`{argname}` examples lack {missing}; they have {sorted(spec)}. Build it with "
-                        "pie_tf.data.load or pie_tf.data.from_arrays.")
+        raise TypeError(f"`{argname}` examples lack {missing}; they have {sorted(spec)}. Build it "
+                        "with pie_tf.data.load or pie_tf.data.from_arrays.")
     if spec[ID].dtype != tf.string:
         raise TypeError(f"`{argname}`: `id` must be tf.string; got {spec[ID].dtype}.")
     return ds

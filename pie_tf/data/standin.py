@@ -139,7 +139,8 @@ def _id_prefix(seed, split, sizes, positive_classes, joint) -> str:
     """``seed<seed>-<digest>``: the digest covers everything that decides a split's examples
     (its size, train's size for validation, the positive classes, the joint table), so two
     configurations never share an id while the same configuration always gives the same ids."""
-    decisive = {"train": ("train",), "validation": ("train", "validation"), "test": ("test",)}[split]
+    decisive = {"train": ("train",), "validation": ("train", "validation"),
+                "test": ("test",)}[split]
     key = repr(([sizes[s] for s in decisive], positive_classes,
                 sorted((c, round(float(p), 12)) for c, p in joint.items())))
     return f"seed{seed}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
@@ -201,7 +202,8 @@ def standin_arrays(split: str, *, seed: int = 0, image_size: int = 32, margin: i
         raise ValueError(f"`image_size` must be an int in [20, 128]; got {image_size!r}.")
     margin = max(2, image_size // 16) if margin is None else margin
     if not isinstance(margin, (int, np.integer)) or not 1 <= margin <= (image_size - 8) // 2:
-        raise ValueError(f"`margin` must be an int in [1, {(image_size - 8) // 2}]; got {margin!r}.")
+        raise ValueError(f"`margin` must be an int in [1, {(image_size - 8) // 2}]; got "
+                         f"{margin!r}.")
     schema.check_choice(channels, (1, 3), "channels", "channel count")
     positive_classes = tuple(int(c) for c in positive_classes)
     if not positive_classes or not set(positive_classes) < set(range(10)):
@@ -226,7 +228,8 @@ def standin_arrays(split: str, *, seed: int = 0, image_size: int = 32, margin: i
             if offsets[b] + need[b] > len(pools[b]):
                 raise ValueError(
                     f"celeba_standin: {earlier} needs {need[b]} {'positive' if b else 'negative'} "
-                    f"images but Fashion-MNIST {source_split} has only {len(pools[b]) - offsets[b]} "
+                    f"images but Fashion-MNIST {source_split} has only "
+                    f"{len(pools[b]) - offsets[b]} "
                     f"left; lower train_size/validation_size/test_size.")
         if earlier != split:
             for b in (0, 1):

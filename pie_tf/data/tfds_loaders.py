@@ -6,11 +6,13 @@ when it is not, :class:`~pie_tf.data.schema.DatasetNotPreparedError` says how.
 
 Ids (``tf.string``)
 -------------------
-- ImageNet, ImageNet-C, ImageNet-A: the dataset's own ``file_name`` (``ILSVRC2012_val_00000001.JPEG``).
+- ImageNet, ImageNet-C, ImageNet-A: the dataset's own ``file_name``
+  (``ILSVRC2012_val_00000001.JPEG``).
   ImageNet-C keeps the file name of the clean validation image it was made from, so clean and
   corrupted predictions join on ``id``.
 - CIFAR-10: its ``id`` feature (``train_16399``), fixed by the dataset.
-- CelebA, CIFAR-10-C, tfds Fashion-MNIST: tfds's ``tfds_id`` (``celeb_a-train.tfrecord-00003-of-00004__417``),
+- CelebA, CIFAR-10-C, tfds Fashion-MNIST: tfds's ``tfds_id``
+  (``celeb_a-train.tfrecord-00003-of-00004__417``),
   which tfds makes deterministic for a given dataset version (shard layout and example order are
   fixed at generation). These datasets expose no file name of their own.
 """
@@ -80,7 +82,8 @@ TFDS_SPECS = {
     "cifar10_corrupted": TfdsSpec(("test",), None,
                                   "CIFAR-10-C: the CIFAR-10 test set under one corruption at one "
                                   "severity.", manual_files=("CIFAR-10-C.tar",)),
-    "fashion_mnist": TfdsSpec(("train", "test"), None, "Fashion-MNIST, 28x28 grayscale, 10 classes."),
+    "fashion_mnist": TfdsSpec(("train", "test"), None,
+                              "Fashion-MNIST, 28x28 grayscale, 10 classes."),
 }
 _CORRUPTED = ("imagenet2012_corrupted", "cifar10_corrupted")
 
@@ -114,7 +117,8 @@ def resolve_name(name: str, corruption: str | None = None, severity: int | None 
         config = f"{corruption}_{severity}"
     if not config:
         raise ValueError(f"`name`: {base} needs a corruption and severity, e.g. "
-                         f"'{base}/{corruption_configs(base)[0]}' (or corruption=..., severity=...).")
+                         f"'{base}/{corruption_configs(base)[0]}' (or corruption=..., "
+                         "severity=...).")
     configs = corruption_configs(base)
     if config not in configs:
         corruptions = sorted({c.rsplit("_", 1)[0] for c in configs})

@@ -11,8 +11,9 @@ import dataclasses
 import functools
 import os
 
-__all__ = ["load_split", "data_options", "data_info", "StudyData", "study_data", "model_fn", "recipe",
-           "seeds", "variants", "audit_options", "group_options", "population_stage", "MODEL_OPTIONS"]
+__all__ = ["load_split", "data_options", "data_info", "StudyData", "study_data", "model_fn",
+           "recipe", "seeds", "variants", "audit_options", "group_options", "population_stage",
+           "MODEL_OPTIONS"]
 
 # Options of each architecture in the ``model`` section: flag name -> keyword of pie_tf.models.
 MODEL_OPTIONS = {"small_resnet": {"resnet_depth": "depth", "resnet_width": "width"},

@@ -65,7 +65,7 @@ def _check_audit(config, info):
     except ValueError as err:
         raise InvalidArgumentError(f"--alpha / --n_bootstrap: {err}") from None
     from pie_tf._imagenet_c import CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
-    for name, spec in config["evaluations"].items():
+    for spec in config["evaluations"].values():
         if not spec or spec.get("type") != "corrupted":
             continue
         if spec["corruption_source"] not in ("tfds", "pie_tf"):
@@ -75,7 +75,8 @@ def _check_audit(config, info):
         unknown = [c for c in spec["corruptions"] if c not in CORRUPTIONS + EXTRA_CORRUPTIONS]
         if unknown:
             raise InvalidArgumentError(f"`--corruptions`: {unknown} are not ImageNet-C "
-                                       f"corruptions; valid: {', '.join(CORRUPTIONS + EXTRA_CORRUPTIONS)}.")
+                                       "corruptions; valid: "
+                                       f"{', '.join(CORRUPTIONS + EXTRA_CORRUPTIONS)}.")
         severities = list(spec["severities"])
         bad = [s for s in severities if s not in SEVERITIES]
         if bad or not severities or len(set(severities)) != len(severities):

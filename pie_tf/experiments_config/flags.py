@@ -2,8 +2,9 @@
 
 Every leaf key of a preset becomes a flag of the same name whose default is None ("keep the
 preset's value"); lists are comma-separated (``--sparsities=0.5,0.9``); an evaluation without
-options (``--imagenet_a``) is a boolean flag that adds or removes it. The run flags (``--out_dir``, ``--strategy``,
-``--shard``, ``--member_range``, ``--stage``) say where and how, not what.
+options (``--imagenet_a``) is a boolean flag that adds or removes it. The run flags
+(``--out_dir``, ``--strategy``, ``--shard``, ``--member_range``, ``--stage``) say where and how,
+not what.
 """
 from __future__ import annotations
 

@@ -134,7 +134,8 @@ def run_population(population, flag_values, log):
         _mark_report_stale(flag_values.out_dir, log)
         raise StoreError(population.store.root,
                          f"lacks {len(missing)} of {len(population.members())} members of this "
-                         f"configuration (e.g. {', '.join(f'{v} seed {s}' for v, s in missing[:5])})"
+                         "configuration (e.g. "
+                         f"{', '.join(f'{v} seed {s}' for v, s in missing[:5])})"
                          "; --stage=report audits a complete store only. Train them first "
                          "(--stage=train or --stage=all with the same flags).")
     if missing:

@@ -105,7 +105,8 @@ _CELEBA_PAPER = dict(
         calibration_examples=100,     # the paper calibrates int8 on the first 100 train images
         deploy_mode="int8",           # TFLite export of every compressed variant ("" = none)
         jit_compile=True,             # ours: XLA training steps (QAT members train without)
-        mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU, else float32
+        mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU,
+        #                               float32 otherwise
         deterministic=False,          # XLA has no deterministic MaxPool gradient: seeded only
     ),
     evaluations=dict(
@@ -198,7 +199,8 @@ _IMAGENET_PAPER = dict(
         calibration_examples=100,
         deploy_mode="int8",
         jit_compile=True,             # ours: XLA training steps
-        mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU, else float32
+        mixed_precision="auto",       # ours: mixed_float16 on GPU, mixed_bfloat16 on TPU,
+        #                               float32 otherwise
         deterministic=False,          # XLA has no deterministic MaxPool gradient: seeded only
     ),
     evaluations=dict(

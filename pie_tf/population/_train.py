@@ -16,8 +16,9 @@ from pie_tf._keras import check_model, keras, tf
 from pie_tf._probabilities import renormalize
 
 __all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_model", "fit",
-           "train_from_scratch", "fine_tune_pruned", "fine_tune_mitigated", "fine_tune_qat", "export", "keras_predictor",
-           "tflite_predictor", "describe_eval_set", "predict_eval_set", "calibration_images"]
+           "train_from_scratch", "fine_tune_pruned", "fine_tune_mitigated", "fine_tune_qat",
+           "export", "keras_predictor", "tflite_predictor", "describe_eval_set",
+           "predict_eval_set", "calibration_images"]
 
 IMAGE, LABEL, ID, ATTRIBUTES = "image", "label", "id", "attributes"
 
@@ -249,7 +250,8 @@ def export(model, mode, calibration):
     """``pie_tf.export_tflite`` of ``model``; int8 is calibrated on ``calibration`` images."""
     from pie_tf.export.tflite import export_tflite
     # float16 compute ops are no TFLite builtins: convert a float32 copy of the same weights
-    return export_tflite(_precision.float32_copy(keras, model), mode, representative_data=calibration if mode == "int8" else None,
+    return export_tflite(_precision.float32_copy(keras, model), mode,
+                         representative_data=calibration if mode == "int8" else None,
                          num_calibration_examples=max(len(calibration), 1))
 
 

@@ -232,7 +232,8 @@ class Population:
         return [(v.name, seed) for seed, _, group in self._groups() for v in group]
 
     def _groups(self):
-        """(seed, root, variants) in order; within a group a parent precedes what derives from it."""
+        """(seed, root, variants) in order; within a group a parent precedes what derives from
+        it."""
         def depth(v):
             return 0 if v.parent is None else 1 + depth(v.parent)
         groups = []
@@ -579,12 +580,13 @@ class Population:
                                 identity=self._member_identity())
                             status = "written"
                     seconds = time.perf_counter() - start
-                    results[(variant.name, seed)] = MemberResult(variant.name, seed, status, seconds)
+                    results[(variant.name, seed)] = MemberResult(variant.name, seed, status,
+                                                                 seconds)
                     if self.verbose:
                         elapsed = time.perf_counter() - run_start
                         left = elapsed / done * (len(missing) - done)
-                        _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} in "
-                                  f"{seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
+                        _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} "
+                                  f"in {seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
                                   f"{left / 60:.1f} min left)")
         return [results[m] for m in planned]
 

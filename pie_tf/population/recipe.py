@@ -185,8 +185,9 @@ class Recipe:
         try:
             values = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise InvalidArgumentError(f"`text` is not valid JSON ({err}); expected what "
-                                       "Recipe.to_json writes, e.g. {\"epochs\": 10, ...}.") from None
+            raise InvalidArgumentError(
+                f"`text` is not valid JSON ({err}); expected what Recipe.to_json writes, e.g. "
+                "{\"epochs\": 10, ...}.") from None
         if not isinstance(values, dict):
             raise InvalidArgumentError(f"`text` must hold a JSON object of Recipe fields; got a "
                                        f"JSON {type(values).__name__}.")

@@ -23,7 +23,8 @@ Grammar: ``BASE`` or ``BASE+tflite_MODE``.
     QAT base exports only as int8), evaluated through ``TFLiteModel.predict``.
 
 A variant's *root* is the model trained from scratch that it comes from: ``dense`` for dense,
-``prune_ft``, the mitigated variants, ``qat_int8`` and their exports; ``prune@S`` for itself and its exports.
+``prune_ft``, the mitigated variants, ``qat_int8`` and their exports; ``prune@S`` for itself and
+its exports.
 """
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ class Variant(str):
         return str.__str__(self)
 
     def exported(self, mode):
-        """This Keras variant's TFLite export in ``mode`` (``prune@0.5`` -> ``prune@0.5+tflite_int8``)."""
+        """This Keras variant's TFLite export in ``mode`` (``prune@0.5`` ->
+        ``prune@0.5+tflite_int8``)."""
         return Variant(self.kind, self.sparsity, mode)
 
     @property

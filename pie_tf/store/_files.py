@@ -1,4 +1,5 @@
-"""Atomic, checksummed files on any filesystem ``tf.io.gfile`` reaches (local paths, ``gs://``, ...).
+"""Atomic, checksummed files on any filesystem ``tf.io.gfile`` reaches (local paths, ``gs://``,
+...).
 
 Every array is an ``.npy`` file written under a temporary name and renamed into place; the JSON
 manifest that lists it (with its dtype, shape, size and SHA-256) is written last, the same way. A
@@ -58,7 +59,8 @@ def _atomic_write(path, payload: bytes):
 
 
 def write_array(path, array):
-    """Write ``array`` as ``.npy`` atomically; returns its manifest entry (dtype, shape, bytes, sha256)."""
+    """Write ``array`` as ``.npy`` atomically; returns its manifest entry (dtype, shape, bytes,
+    sha256)."""
     array = np.ascontiguousarray(array)
     if array.dtype == object:
         raise TypeError(f"cannot store an object array at {path}; convert it to a numeric, bytes "
@@ -129,7 +131,8 @@ def write_json(path, obj):
 
 
 def read_json(path, *, format_name):
-    """Read a manifest written by :func:`write_json`; its ``format`` field must be ``format_name``."""
+    """Read a manifest written by :func:`write_json`; its ``format`` field must be
+    ``format_name``."""
     try:
         with tf.io.gfile.GFile(path, "rb") as f:
             obj = json.loads(f.read().decode("utf-8"))

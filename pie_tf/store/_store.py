@@ -522,7 +522,8 @@ class PredictionStore:
         return _remove_entry(self._member_dir(variant, seed), "MEMBER.json")
 
     def members(self, variant=None):
-        """Completely written members as sorted ``(variant, seed)`` pairs (of one variant if given)."""
+        """Completely written members as sorted ``(variant, seed)`` pairs (of one variant if
+        given)."""
         pattern = join(self.root, "members", "*" if variant is None else
                        _check_name(variant, "variant"), "seed_*", "MEMBER.json")
         found = []

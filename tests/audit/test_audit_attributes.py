@@ -25,7 +25,7 @@ def test_groups_cover_every_attribute_and_intersection():
     np.testing.assert_array_equal(masks[:, row], attrs["Male"] & ~attrs["Blond_Hair"])
     assert groups.loc[row, "order"] == 2 and groups.loc[row, "attributes"] == "Male ∧ Blond_Hair"
     # every order-k family partitions the examples
-    for attributes, family in groups.groupby("attributes"):
+    for _, family in groups.groupby("attributes"):
         assert masks[:, family.index].sum(axis=1).tolist() == [1] * 300
     groups2, _ = attribute_groups(attrs, protected=["Male", "Young"])
     assert len(groups2) == 6 + 4
@@ -41,7 +41,7 @@ def test_overindex_matches_brute_force_and_handles_empty_groups():
     cie = rng.random(n) < np.where(attrs["Male"], 0.2, 0.05)
     groups, masks = attribute_groups(attrs, protected=["Male", "Young"])
     table = overindex(cie, groups, masks, n_bootstrap=200, seed=3)
-    for j, name in enumerate(table["group"]):
+    for j, _name in enumerate(table["group"]):
         mask = masks[:, j]
         if not mask.any():
             assert table.loc[j, "status"] == STATUS_EMPTY and np.isnan(table.loc[j, "overindex"])

@@ -89,7 +89,8 @@ def test_ragged_prediction_lists_name_the_argument():
     labels = [0, 1, 1]
     with pytest.raises(InvalidArgumentError, match="`dense_predictions` is ragged"):
         CleanEvaluation([[0, 1, 1], [0, 1]], {"pruned": [[0, 1, 0]]}, labels)
-    with pytest.raises(InvalidArgumentError, match=r"`compressed_predictions\['pruned'\]` is ragged"):
+    with pytest.raises(InvalidArgumentError,
+                       match=r"`compressed_predictions\['pruned'\]` is ragged"):
         CleanEvaluation([[0, 1, 1]], {"pruned": [[0, 1, 0], [1]]}, labels)
 
 

@@ -84,7 +84,7 @@ def test_resnet_reaches_exact_sparsity_and_zeros_persist():
 
     # A plain model: same layers, same weights list, no wrappers.
     assert [w.name for w in model.weights] == list(before)
-    assert not any("prune" in type(l).__name__.lower() for l in model.layers)
+    assert not any("prune" in type(layer).__name__.lower() for layer in model.layers)
     for w in kernels(model, names):
         assert int(np.sum(w.numpy() == 0)) == expected_zeros(w.shape.num_elements(), 0.75)
     # Biases and BatchNormalization are not pruned: trained away from their initial values,

@@ -61,7 +61,8 @@ def test_dense_model_gets_default_qat_ready_to_fit_and_the_original_is_untouched
     assert qat.optimizer.get_config()["learning_rate"] == pytest.approx(1e-2)
     history = qat.fit(*_data(), epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(history.history["loss"][0]) and "accuracy" in history.history
-    assert any(isinstance(layer, tfmot.quantization.keras.QuantizeWrapperV2) for layer in qat.layers)
+    assert any(isinstance(layer, tfmot.quantization.keras.QuantizeWrapperV2)
+               for layer in qat.layers)
     # the source model keeps its weights, plain layers and optimizer
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -26,7 +26,8 @@ def reference():
         source = f.read()
     source = source.replace("np.float_", "np.float64").replace("multichannel=True",
                                                                "channel_axis=-1")
-    module = types.ModuleType("imagecorruptions.corruptions")  # frost finds its textures by this name
+    # frost finds its textures by this name
+    module = types.ModuleType("imagecorruptions.corruptions")
     module.__file__ = path
     exec(compile(source, path, "exec"), module.__dict__)
     return module

@@ -39,7 +39,8 @@ def test_ids_follow_file_positions_and_slices_work():
 
 def _write_idx(path, array):
     # Independent IDX writer: magic (0, 0, uint8 code 0x08, ndim), big-endian dims, raw bytes.
-    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = (struct.pack(">BBBB", 0, 0, 8, array.ndim)
+              + struct.pack(f">{array.ndim}I", *array.shape))
     with gzip.open(path, "wb") as f:
         f.write(header + array.astype(np.uint8).tobytes())
 

@@ -18,7 +18,8 @@ def test_from_arrays_schema_and_default_ids():
     ds = pdata.from_arrays(images, labels, {"Male": labels > 4, "age": labels * 3})
     spec = ds.element_spec
     assert spec["image"].dtype == tf.uint8 and spec["label"].dtype == tf.int64
-    assert spec["attributes"]["Male"].dtype == tf.bool and spec["attributes"]["age"].dtype == tf.int64
+    assert spec["attributes"]["Male"].dtype == tf.bool
+    assert spec["attributes"]["age"].dtype == tf.int64
     examples = list(ds.as_numpy_iterator())
     assert [e["id"] for e in examples] == [str(i).encode() for i in range(6)]
     np.testing.assert_array_equal(np.stack([e["image"] for e in examples]), images)
@@ -69,7 +70,8 @@ def test_resnet_preprocessing_shapes_and_seeded_augmentation():
     # Eval: shorter side 130 -> 128, central 112 crop, then (x / 255 - mean) / std. Undo the
     # normalization and compare with numpy's mean of the central region (uniform noise, so the
     # resize barely moves the mean).
-    mean, std = np.array(pdata.preprocessing.IMAGENET_MEAN), np.array(pdata.preprocessing.IMAGENET_STD)
+    mean = np.array(pdata.preprocessing.IMAGENET_MEAN)
+    std = np.array(pdata.preprocessing.IMAGENET_STD)
     pixels = eval_batch["image"].numpy() * std + mean
     assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
     np.testing.assert_allclose(pixels.mean(), images[:, 19:131, 9:121].mean() / 255, atol=0.01)

@@ -82,10 +82,12 @@ def test_attributes_are_visible_in_the_pixels(train):
     # garment never reaches into the frame.
     np.testing.assert_array_equal(image[:, :margin].mean(axis=(1, 2)) > 96, train["Male"])
     np.testing.assert_array_equal(image[:, -margin:].mean(axis=(1, 2)) > 96, train["Young"])
-    assert image[:, margin:-margin, :margin].max() == 0 and image[:, margin:-margin, -margin:].max() == 0
+    assert image[:, margin:-margin, :margin].max() == 0
+    assert image[:, margin:-margin, -margin:].max() == 0
     # ...and the garment itself is a real Fashion-MNIST image.
     fm_images, _ = fm.fashion_mnist_arrays("train")
-    np.testing.assert_array_equal(train["image"][:5, 2:30, 2:30, 0], fm_images[train["source_index"][:5]])
+    np.testing.assert_array_equal(train["image"][:5, 2:30, 2:30, 0],
+                                  fm_images[train["source_index"][:5]])
 
 
 def test_dataset_schema_sizes_and_options():

@@ -25,7 +25,8 @@ def float_model(exported):
 
 @pytest.mark.parametrize("shape", [(2, 20, 20, 1), (2, 16, 16, 3), (2, 16, 16)])
 def test_predict_with_wrong_example_shape_names_x_and_the_expected_shape(float_model, shape):
-    with pytest.raises(InvalidArgumentError, match=r"`x` has examples of shape .*takes \(16, 16, 1\)"):
+    with pytest.raises(InvalidArgumentError, match=r"`x` has examples of shape .*takes \(16, 16, "
+                                                   r"1\)"):
         float_model.predict(np.zeros(shape, np.float32))
     with pytest.raises(ValueError, match="`x` must have shape"):
         float_model.predict(np.zeros((1, 2, 16, 16, 1), np.float32))

@@ -32,7 +32,8 @@ def _boundary_images(model, images, labels):
     lo, hi = np.zeros((len(a), 1, 1, 1)), np.ones((len(a), 1, 1, 1))
     for _ in range(24):
         mid = (lo + hi) / 2
-        is_a = (predict((mid * a + (1 - mid) * b).astype(np.float32)) == class_a)[:, None, None, None]
+        blend = (mid * a + (1 - mid) * b).astype(np.float32)
+        is_a = (predict(blend) == class_a)[:, None, None, None]
         hi, lo = np.where(is_a, mid, hi), np.where(is_a, lo, mid)
     return (hi * a + (1 - hi) * b).astype(np.float32), labels
 

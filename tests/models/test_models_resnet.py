@@ -18,8 +18,8 @@ def test_imagenet_resnets_match_published_parameter_counts():
     assert _trainable(resnet18()) == 11_689_512
     celeba = resnet18((64, 64, 3), 2)
     assert celeba.output_shape == (None, 2)
-    assert not any(isinstance(layer, keras.layers.Lambda) or "lambda" in type(layer).__name__.lower()
-                   for layer in celeba.layers)
+    assert not any(isinstance(layer, keras.layers.Lambda)
+                   or "lambda" in type(layer).__name__.lower() for layer in celeba.layers)
 
 
 def _cifar_resnet_parameters(n, width, channels, classes):
@@ -30,7 +30,7 @@ def _cifar_resnet_parameters(n, width, channels, classes):
     cin = width
     for stage in range(3):
         cout = width * 2 ** stage
-        for b in range(n):
+        for _ in range(n):
             total += conv_bn(cin, cout, 3) + conv_bn(cout, cout, 3)
             if cin != cout:
                 total += conv_bn(cin, cout, 1)  # projection shortcut (option B)

@@ -13,8 +13,8 @@ JOB = os.path.join(os.path.dirname(__file__), "_population_job.py")
 
 def test_killed_run_resumes_without_half_files(tmp_path):
     root = str(tmp_path / "store")
-    process = subprocess.Popen([sys.executable, JOB, root, "0,1", "dense"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, JOB, root, "0,1", "dense"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first_member = os.path.join(root, "members", "dense", "seed_0", "MEMBER.json")
     deadline = time.monotonic() + 90
     try:
