@@ -5,6 +5,7 @@ Public names (loaded on first use)::
     PruneCallback, clone_dense, prunable_weights, pruning_wrapped_layers,
     get_pruning_state                                   # pruning.py
     resolve_schedule, ResolvedSchedule, SCHEDULE_NAMES  # schedule.py: when sparsity rises
+    SelectingPruning, kth_largest                       # masks.py: thresholds without a full sort
     sparsity_report                                     # sparsity.py: one row per weight tensor
     QuantizeCallback, is_quantization_aware,
     prunable_kernel_sparsity, SCHEMES                   # quantize.py (tfmot QAT)
@@ -21,6 +22,7 @@ __all__, __getattr__, __dir__ = lazy_names(__name__, {
     "pie_tf.compress.pruning": ["PruneCallback", "clone_dense", "prunable_weights",
                                 "pruning_wrapped_layers", "get_pruning_state"],
     "pie_tf.compress.schedule": ["resolve_schedule", "ResolvedSchedule", "SCHEDULE_NAMES"],
+    "pie_tf.compress.masks": ["SelectingPruning", "kth_largest"],
     "pie_tf.compress.sparsity": ["sparsity_report"],
     "pie_tf.compress.quantize": ["QuantizeCallback", "is_quantization_aware",
                                  "prunable_kernel_sparsity", "SCHEMES"],

@@ -262,7 +262,8 @@ class PredictionStore:
 
     @classmethod
     def open_existing(cls, root, *, verify=True, argname="root"):
-        """Open the store in ``root`` for reading; unlike ``PredictionStore(root)`` never create one.
+        """Open the store in ``root`` for reading; unlike ``PredictionStore(root)``, never create
+        one.
 
         ``argname`` is the caller's name for ``root``, which the errors name.
 
