@@ -41,7 +41,7 @@ from pie_tf.audit._forecast import (
 from pie_tf.audit._inputs import (
     AuditOptions, CleanEvaluation, CorruptedEvaluations, Groups, SubsetEvaluation)
 from pie_tf.audit._loyalty import label_loyalty, member_loyalty, probability_loyalty
-from pie_tf.audit._mitigation import mitigation_comparison, mitigation_summary
+from pie_tf.audit._mitigation import mitigation_comparison, mitigation_summary, rare_group
 from pie_tf.audit._paired import mcnemar_exact, paired_tests
 from pie_tf.audit._pie import (
     agreement_share, mean_probability_labels, modal_labels, pie_mask, pie_table)
@@ -59,7 +59,7 @@ __all__ = ["Audit", "audit", "CleanEvaluation", "Groups", "CorruptedEvaluations"
            "forecast_groups", "auroc", "average_precision", "calibration", "reliability",
            "flip_table", "group_rate_change_interval", "mcnemar_exact", "paired_tests",
            "exemplar_score",
-           "mitigation_comparison", "mitigation_summary"]
+           "mitigation_comparison", "mitigation_summary", "rare_group"]
 
 
 class _CallableModule(types.ModuleType):

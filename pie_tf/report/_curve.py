@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from pie_tf.audit._mitigation import rare_group
+from pie_tf.audit import rare_group
 from pie_tf.report import _findings
 
 __all__ = ["curve_table", "forgetting_curve_figure"]

@@ -33,7 +33,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from pie_tf.audit._mitigation import rare_group
+from pie_tf.audit import rare_group
 from pie_tf.errors import InvalidArgumentError
 
 __all__ = ["Finding", "findings", "findings_text", "dataset_caveats", "supported",

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from pie_tf.audit._mitigation import rare_group
+from pie_tf.audit import rare_group
 from pie_tf.report import _curve, _findings, _statistics, _views
 from pie_tf.report import figures as _fig
 from pie_tf.report import mitigation as _mitigation
