@@ -2,10 +2,10 @@
 
 Public API (imported lazily, so ``import pie_tf`` stays cheap and each part loads on first use)::
 
-    pie_tf.PruneCallback(0.9)          # prune a plain tf_keras model during fit
+    pie_tf.PruneCallback(0.9)          # prune a plain Keras 3 (or tf_keras) model during fit
     pie_tf.sparsity_report(model)      # one row per weight tensor
     pie_tf.clone_dense(model)          # an independent copy to keep before pruning
-    pie_tf.quantize(model)             # quantization-aware training model (tfmot)
+    pie_tf.quantize(model)             # quantization-aware training model (tfmot; tf_keras only)
     pie_tf.QuantizeCallback(...)       # freeze BN statistics / quantizer ranges late in QAT
     pie_tf.mitigation                  # distillation / re-weighting during the pruning run
     pie_tf.export_tflite(model, mode)  # float32 | float16 | dynamic | int8 flatbuffer
@@ -14,15 +14,15 @@ Public API (imported lazily, so ``import pie_tf`` stays cheap and each part load
     pie_tf.data, pie_tf.corruptions, pie_tf.models, pie_tf.store, pie_tf.population, pie_tf.report
     pie_tf.errors                      # the typed errors pie_tf raises, to catch by type
 
-Importing pie_tf sets ``TF_USE_LEGACY_KERAS=1`` (unless already set) so that tfmot, which supports
-only Keras 2, works; ``pie_tf.keras`` is the ``tf_keras`` module to build models with.
+pie_tf takes Keras 3 models (``import keras``, TensorFlow backend) and tf_keras (Keras 2) models in
+the same process, and dispatches on the model's class. Importing pie_tf changes nothing about the
+user's Keras: it sets no ``TF_USE_LEGACY_KERAS`` and does not resolve ``tf.keras``, and it imports
+tfmot so that tfmot does not either (see ``pie_tf._tfmot``). ``pie_tf.keras`` is the ``tf_keras``
+module, for the parts that need tfmot's Keras (quantization-aware training).
 """
 from __future__ import annotations
 
 import importlib
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 __version__ = "0.1.0"
 

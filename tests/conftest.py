@@ -11,6 +11,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+
+import keras as keras3  # noqa: E402  (Keras 3, installed with TensorFlow)
 
 # --doctest-modules (pyproject.toml) would import every module under tests/ for examples; the
 # helpers named _*.py are scripts and fixtures that hold none (some run only as subprocesses).
@@ -28,8 +31,24 @@ except RuntimeError:  # devices already initialised by an earlier import
 def _seed():
     """Every test starts from the same seeds."""
     tf.keras.utils.set_random_seed(0)
+    keras3.utils.set_random_seed(0)
     np.random.seed(0)
     yield
+
+
+KERAS_FLAVOURS = {"tf_keras": tf_keras, "keras3": keras3}
+
+
+@pytest.fixture(params=sorted(KERAS_FLAVOURS))
+def each_keras(request, monkeypatch):
+    """Run the test once per Keras: Keras 3 (``import keras``) and tf_keras.
+
+    The test module's global ``keras`` is that Keras for the test (so the module's model
+    builders build with it); the fixture's value is the module too.
+    """
+    module = KERAS_FLAVOURS[request.param]
+    monkeypatch.setattr(request.module, "keras", module, raising=False)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pie_tf._keras import tf
 
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
+from pie_tf._tfmot import pruning_impl  # tfmot without changing the user's Keras
 
 __all__ = ["MIN_SIZE", "SAMPLE_SIZE", "SelectingPruning", "kth_largest"]
 

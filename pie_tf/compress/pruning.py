@@ -1,4 +1,4 @@
-"""Magnitude pruning of a plain tf_keras model during ``fit``: :class:`PruneCallback`.
+"""Magnitude pruning of a plain Keras 3 or tf_keras model during ``fit``: :class:`PruneCallback`.
 
 The user keeps an ordinary Sequential or functional model; nothing is wrapped. The callback holds,
 for every pruned weight tensor, a mask and a threshold variable (as tfmot's ``PruneLowMagnitude``
@@ -17,10 +17,17 @@ advances the pruning step, recomputes the masks only on steps where the schedule
 mask. It runs after each optimizer update, so the forward pass of every step sees masked weights
 (as with tfmot's wrapper) and the weights are sparse between steps and after ``fit``.
 
-The pruning state (step and masks) is a trackable object attached to the model as a checkpoint
-dependency (``model._track_trackable``), not as a layer: ``tf.train.Checkpoint(model=model)``,
-``model.save_weights`` in TF format and ``ModelCheckpoint`` save and restore it, while
-``model.weights`` (and therefore h5 files, ``get_weights`` and ``set_weights``) is unchanged.
+Keras 3 models (TensorFlow backend) take the same path: tfmot's schedules and ``Pruning`` run on
+the ``tf.Variable`` behind each Keras 3 kernel (``kernel.value``); tfmot's prune registry, keyed
+by tf_keras classes, is read for the Keras 3 layer class of the same name.
+
+The pruning state (step and masks) is a trackable object attached to the model, not as a layer:
+``model.weights`` (and therefore ``get_weights`` and ``set_weights``) is unchanged. On tf_keras it
+is a checkpoint dependency (``model._track_trackable``): ``tf.train.Checkpoint(model=model)``,
+``model.save_weights`` in TF format and ``ModelCheckpoint`` save and restore it (h5 files hold
+the plain weights). On Keras 3 it is also an attribute Keras's own saving visits
+(``_pie_tf_pruning``): ``.keras`` files, ``.weights.h5`` files and ``ModelCheckpoint`` save it,
+and loading into a model that carries a state restores it.
 """
 from __future__ import annotations
 
@@ -31,23 +38,23 @@ import warnings
 
 import numpy as np
 
-from pie_tf._keras import check_model, keras, tf
+from pie_tf._keras import (KERAS3, Callback, KerasSaveable, callback_classes, check_model,
+                           flavour, is_model, keras, keras3, keras_of, tf, tf_variable,
+                           weight_name)
+from pie_tf._tfmot import (prunable_layer, prune_registry, pruning_wrapper, quantize_wrapper,
+                           tfmot_sparsity)
 from pie_tf.compress.masks import SelectingPruning
 from pie_tf.compress.schedule import (SCHEDULE_NAMES, check_fraction_or_step, is_step_count,
                                       resolve_schedule)
 from pie_tf.errors import IncompletePruningError, PruningWarning
-
-from tensorflow_model_optimization.python.core.quantization.keras import quantize_wrapper
-from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer
-from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
-from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 __all__ = ["PruneCallback", "clone_dense", "prunable_weights", "pruning_wrapped_layers",
            "get_pruning_state"]
 
 # Name of the checkpoint dependency that holds the pruning state on the model.
 STATE_NAME = "pie_tf_pruning"
+# The attribute of a Keras 3 model that holds it (visited by Keras 3's saving).
+STATE_ATTR = "_pie_tf_pruning"
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,7 +68,7 @@ def _all_layers(model):
     float weights, and the inner layer's attributes hold quantized tensors of the last trace.
     """
     layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-              if not isinstance(layer, keras.Model)]
+              if not is_model(layer)]
     wrapped = {id(layer.layer) for layer in layers
                if isinstance(layer, quantize_wrapper.QuantizeWrapper)}
     return [layer for layer in layers if id(layer) not in wrapped]
@@ -82,12 +89,31 @@ def _registry_weight_names(layer):
     return list(registry._weight_names(layer))
 
 
+def _keras3_registry_names(layer):
+    """tfmot's registry entry for a Keras 3 layer: that of the tf_keras class of the same name.
+
+    tfmot keys its table by tf_keras classes; a Keras 3 built-in layer (exactly, as tfmot
+    matches exact classes) is looked up under its tf_keras twin. None: not in the table.
+    """
+    name = type(layer).__name__
+    if getattr(keras3().layers, name, None) is not type(layer):
+        return None
+    twin = getattr(keras.layers, name, None)
+    table = prune_registry.PruneRegistry._LAYERS_WEIGHTS_MAP
+    if twin not in table:
+        return None
+    return [n for n in table[twin] if getattr(layer, n, None) is not None]
+
+
 def _registry_weights(layer):
     """The weights tfmot's prune registry would prune in ``layer`` (without modifying it)."""
     if isinstance(layer, quantize_wrapper.QuantizeWrapper):
         return _quantized_layer_weights(layer)
     if isinstance(layer, prunable_layer.PrunableLayer):
         return list(layer.get_prunable_weights())
+    if flavour(layer) == KERAS3:
+        # RNN cells and MultiHeadAttention: not in the table for Keras 3; select with `layers=`.
+        return [getattr(layer, n) for n in _keras3_registry_names(layer) or ()]
     registry = prune_registry.PruneRegistry
     if not registry.supports(layer):
         return []
@@ -116,9 +142,9 @@ def prunable_weights(model, layers=None):
 
     Parameters
     ----------
-    model : tf_keras.Model
+    model : keras.Model or tf_keras.Model
         A built Sequential or functional model.
-    layers : None, iterable of str or tf_keras.layers.Layer, or callable, optional
+    layers : None, iterable of str or Layer, or callable, optional
         ``None``: what tfmot's prune registry selects (kernels of Conv/Dense-type layers, not
         biases, not BatchNormalization). An iterable of layer names or layer objects narrows to
         those layers, and widens to layers the registry skips (there, every trainable weight of
@@ -127,10 +153,12 @@ def prunable_weights(model, layers=None):
 
     Returns
     -------
-    list of (tf_keras.layers.Layer, tf.Variable)
-        In model order; each variable appears once.
+    list of (Layer, variable)
+        In model order; each variable appears once (Keras 3: a ``keras.Variable``, whose
+        ``.value`` is the ``tf.Variable`` the masks act on).
     """
     all_layers = _all_layers(model)
+    layer_class = keras_of(model).layers.Layer
     selected = []
     if layers is None:
         for layer in all_layers:
@@ -139,7 +167,7 @@ def prunable_weights(model, layers=None):
         for layer in all_layers:
             selected.extend((layer, w) for w in layer.trainable_weights if layers(layer, w))
     else:
-        if isinstance(layers, (str, keras.layers.Layer)):
+        if isinstance(layers, (str, layer_class)):
             layers = [layers]
         by_name = {layer.name: layer for layer in all_layers}
         wanted = []
@@ -149,7 +177,7 @@ def prunable_weights(model, layers=None):
                     raise ValueError(f"`layers` names {item!r}, which is not a layer of the model; "
                                      f"layers are: {sorted(by_name)}.")
                 wanted.append(by_name[item])
-            elif isinstance(item, keras.layers.Layer) and any(item is x for x in all_layers):
+            elif isinstance(item, layer_class) and any(item is x for x in all_layers):
                 wanted.append(item)
             else:
                 raise ValueError("`layers` must be None, a callable (layer, weight) -> bool, or "
@@ -157,7 +185,7 @@ def prunable_weights(model, layers=None):
                                  f"{item!r}.")
         for layer in wanted:
             weights = _registry_weights(layer) or [
-                w for w in layer.trainable_weights if w.shape.rank >= 2]
+                w for w in layer.trainable_weights if len(w.shape) >= 2]
             if not weights:
                 raise ValueError(f"`layers` names layer {layer.name!r} "
                                  f"({type(layer).__name__}), which has no weight of rank >= 2 "
@@ -185,21 +213,21 @@ def clone_dense(model):
 
     Parameters
     ----------
-    model : tf_keras.Model
+    model : keras.Model or tf_keras.Model
         A Sequential or functional model (built).
 
     Returns
     -------
-    tf_keras.Model
-        New layers and variables; the weights are copies, so training either model leaves the
-        other unchanged. Compile it yourself to train or evaluate it.
+    keras.Model or tf_keras.Model
+        Of the same Keras as ``model``. New layers and variables; the weights are copies, so
+        training either model leaves the other unchanged. Compile it yourself to train or evaluate it.
     """
-    check_model(model, "model")
+    check_model(model, "model", allow_keras3=True)
     if not model.built:
         raise ValueError("`model` must be built (call it once or give it an Input) before "
                          "clone_dense can copy its weights.")
     with model.distribute_strategy.scope():
-        clone = keras.models.clone_model(model)
+        clone = keras_of(model).models.clone_model(model)
         clone.set_weights(model.get_weights())
     return clone
 
@@ -213,7 +241,16 @@ def pruning_wrapped_layers(model):
 
 def get_pruning_state(model):
     """The pruning state a :class:`PruneCallback` attached to ``model``, or ``None``."""
+    if flavour(model) == KERAS3:
+        return getattr(model, STATE_ATTR, None)
     return model._lookup_dependency(STATE_NAME)
+
+
+def _attach(model, state):
+    if flavour(model) == KERAS3:
+        setattr(model, STATE_ATTR, state)
+    else:
+        model._track_trackable(state, name=STATE_NAME, overwrite=True)
 
 
 def _nonzero(weight):
@@ -224,7 +261,7 @@ def _nonzero(weight):
     return tf.logical_or(keep, tf.logical_not(tf.reduce_any(keep)))
 
 
-class _PruningState(tf.Module):
+class _PruningState(tf.Module, KerasSaveable):
     """Step, masks and thresholds of the pruned tensors of one model (a checkpoint dependency).
 
     ``step`` counts the training steps completed under this schedule (0 before its first step);
@@ -233,15 +270,18 @@ class _PruningState(tf.Module):
     zeros), lowered to the target masks if training ended before the schedule did.
     ``total_steps`` is the length of training the schedule's fractions refer to (-1: unknown),
     so a resumed fit rebuilds the same schedule.
+
+    On a Keras 3 model Keras's own saving (``.keras``, ``.weights.h5``, ``ModelCheckpoint``)
+    writes and reads the state through ``save_own_variables`` / ``load_own_variables``.
     """
 
     # A freshly made state holds step -1 until it is either restored from a checkpoint (which
     # writes the saved step) or started: that is how the callback tells a resume from a new run.
     _UNSET = -1
 
-    def __init__(self, weights):
+    def __init__(self, weights, names=None):
         super().__init__(name=STATE_NAME)
-        self.weight_names = tuple(w.name for w in weights)
+        self.weight_names = tuple(names or (w.name for w in weights))
         self.step = tf.Variable(self._UNSET, dtype=tf.int64, trainable=False,
                                 name="pruning_step")
         self.total_steps = tf.Variable(self._UNSET, dtype=tf.int64, trainable=False,
@@ -261,6 +301,39 @@ class _PruningState(tf.Module):
         for weight, keep, mask in zip(weights, self.keep, self.masks):
             keep.assign(_nonzero(weight))
             mask.assign(tf.cast(keep, mask.dtype))
+
+    # -- Keras 3 saving ------------------------------------------------------------------------
+
+    def _obj_type(self):
+        # Keras's saving accepts a fixed set of types; "Loss" is the plain one (no children).
+        return "Loss"
+
+    def _saved(self):
+        return ([("step", self.step), ("total_steps", self.total_steps)]
+                + [(f"keep_{i}", v) for i, v in enumerate(self.keep)]
+                + [(f"mask_{i}", v) for i, v in enumerate(self.masks)]
+                + [(f"threshold_{i}", v) for i, v in enumerate(self.thresholds)])
+
+    def save_own_variables(self, store):
+        for key, variable in self._saved():
+            value = variable.numpy()
+            store[key] = value.astype(np.uint8) if value.dtype == bool else value
+
+    def load_own_variables(self, store):
+        if not len(store):             # a file saved before pruning started: nothing to restore
+            return
+        saved = self._saved()
+        missing = [key for key, _ in saved if key not in store]
+        bad = [key for key, v in saved if key in store and tuple(store[key].shape) != tuple(
+            v.shape)]
+        if missing or bad or len(store) != len(saved):
+            raise ValueError(
+                f"The pruning state in this file does not fit the {len(self.masks)} pruned "
+                f"tensors of the model ({', '.join(self.weight_names[:4])} ...): missing "
+                f"{missing[:4]}, other shapes {bad[:4]}, {len(store)} entries for "
+                f"{len(saved)}. Was it saved from a model pruned with other `layers=`?")
+        for key, variable in saved:
+            variable.assign(np.asarray(store[key]).astype(variable.dtype.as_numpy_dtype))
 
     def mask_sparsity(self):
         """Fraction of zeros over all masks (what the pruned tensors hold after the next step)."""
@@ -314,6 +387,10 @@ def _sibling_callbacks(callback):
 # The callback
 # --------------------------------------------------------------------------------------------
 
+def _is_layer(obj):
+    return flavour(obj) is not None
+
+
 def _pair_of_positive_ints(value, argname):
     try:
         pair = tuple(int(v) for v in value)
@@ -332,8 +409,8 @@ def _plural(n, word):
 INCOMPLETE_CHOICES = ("finish", "warn", "raise")
 
 
-class PruneCallback(keras.callbacks.Callback):
-    """Magnitude-prune a plain tf_keras model while it trains.
+class PruneCallback(Callback):
+    """Magnitude-prune a plain Keras 3 or tf_keras model while it trains.
 
     ``model.fit(ds, epochs=10, callbacks=[PruneCallback(0.9)])`` prunes the model passed to
     ``fit`` **in place**: after ``fit`` it is an ordinary model whose pruned weights are zero
@@ -394,13 +471,21 @@ class PruneCallback(keras.callbacks.Callback):
 
     Notes
     -----
-    * The pruning step and masks live on the model as a checkpoint dependency named
+    * Either Keras: a Keras 3 model (``import keras``, TensorFlow backend) or a tf_keras one.
+      The callback is a ``keras.callbacks.Callback`` of both.
+    * tf_keras: the pruning step and masks live on the model as a checkpoint dependency named
       ``"pie_tf_pruning"``: ``tf.train.Checkpoint(model=model)``, ``model.save_weights`` (TF
       format) and ``ModelCheckpoint(save_weights_only=True)`` save them; ``model.weights`` is
       unchanged. To resume, restore the checkpoint into the model, then call ``fit`` with the
       same ``epochs`` and an ``initial_epoch`` > 0 and a ``PruneCallback`` with the same
       arguments. ``initial_epoch`` > 0 without a restored checkpoint starts a new schedule over
       the steps that fit runs (with a warning), never a jump into the middle of one.
+    * Keras 3: they live in the model's attribute ``_pie_tf_pruning``, which ``model.save``
+      (``.keras``), ``model.save_weights`` (``.weights.h5``) and ``ModelCheckpoint`` write.
+      A load restores them into a model that carries a state: ``fit`` attaches one when it hands
+      the model to the callback (so ``keras.callbacks.BackupAndRestore`` resumes as it is), and
+      so does ``callback.set_model(model)``: to resume by hand, ``cb.set_model(model)``, then
+      ``model.load_weights(path)``, then ``fit(..., initial_epoch=k, callbacks=[cb])``.
     * A later ``fit`` with the same callback continues the step count: once the schedule has
       ended the masks stay fixed and pruned weights stay zero. A *new* callback with
       ``initial_epoch=0`` starts a new schedule, from the model's current zeros: weights that
@@ -462,8 +547,8 @@ class PruneCallback(keras.callbacks.Callback):
             raise ValueError(f"`block_pooling_type` must be 'AVG' or 'MAX'; got "
                              f"{block_pooling_type!r}.")
         self.block_pooling_type = block_pooling_type
-        if layers is not None and not (callable(layers) or isinstance(
-                layers, (str, keras.layers.Layer)) or np.iterable(layers)):
+        if layers is not None and not (callable(layers) or isinstance(layers, str)
+                                       or _is_layer(layers) or np.iterable(layers)):
             raise TypeError(f"`layers` must be None, a callable, or layer names/objects; got "
                             f"{layers!r}.")
         self.layers = layers
@@ -497,17 +582,21 @@ class PruneCallback(keras.callbacks.Callback):
     # -- keras hooks -------------------------------------------------------------------------
 
     def set_model(self, model):
-        check_model(model, "model")
+        check_model(model, "model", allow_keras3=True)
         super().set_model(model)
+        if flavour(model) == KERAS3 and model.built:
+            # Attached now, before any on_train_begin, so that what loads weights into the model
+            # before training (BackupAndRestore, or the user after set_model) restores it.
+            self._attach_state(warn=False)
 
     def on_train_begin(self, logs=None):
         model = self.model
-        check_model(model, "model")
-        spe = getattr(model, "_steps_per_execution", None)
-        if spe is not None and int(spe.numpy()) != 1:
+        check_model(model, "model", allow_keras3=True)
+        spe = _steps_per_execution(model)
+        if spe != 1:
             raise ValueError(
                 f"PruneCallback needs `steps_per_execution=1` in model.compile (got "
-                f"{int(spe.numpy())}): callbacks run once per execution, so pruned weights would "
+                f"{spe}): callbacks run once per execution, so pruned weights would "
                 "take part in the steps in between.")
         self._fit = {"steps": 0, "epoch_sparsity": {}, "epoch_logs": {}, "first_epoch": None}
         self._siblings = _sibling_callbacks(self)
@@ -557,7 +646,8 @@ class PruneCallback(keras.callbacks.Callback):
 
     # -- set-up --------------------------------------------------------------------------------
 
-    def _select_weights(self, model):
+    def _select_weights(self, model, warn=True):
+        """(names, tf.Variables) of the weights to prune, checked against the options."""
         pairs = prunable_weights(model, self.layers)
         if not pairs:
             raise ValueError(
@@ -572,18 +662,19 @@ class PruneCallback(keras.callbacks.Callback):
                 raise ValueError("`prune_frozen=False` leaves nothing to prune: every prunable "
                                  "weight of `model` belongs to a frozen layer "
                                  "(trainable=False).")
-        elif frozen and self.prune_frozen is None and self.layers is None:
-            names = [w.name for _, w in frozen]
+        elif frozen and self.prune_frozen is None and self.layers is None and warn:
+            names = [weight_name(w) for _, w in frozen]
             warnings.warn(
                 f"PruneCallback prunes {_plural(len(frozen), 'weight tensor')} of frozen layers "
                 f"(trainable=False), which do not train and so cannot adapt to their pruned "
                 f"weights: {names[:5]}{' ...' if len(names) > 5 else ''}. Pass "
                 "prune_frozen=False to leave them dense, or prune_frozen=True to prune them "
                 "without this warning.", PruningWarning, stacklevel=3)
-        weights = [w for _, w in pairs]
+        names = tuple(weight_name(w) for _, w in pairs)
+        weights = [tf_variable(w) for _, w in pairs]
         if self.m_by_n is not None:
             n = self.m_by_n[1]
-            bad = [w.name for w in weights
+            bad = [name for name, w in zip(names, weights)
                    if w.shape.rank not in (2, 4) or w.shape[-2 if w.shape.rank == 4 else 0] % n]
             if bad:
                 raise ValueError(
@@ -591,18 +682,18 @@ class PruneCallback(keras.callbacks.Callback):
                     f"is divisible by {n}; these cannot take it: {bad}. Exclude them with "
                     "`layers=`.")
         if self.block_size is not None:
-            bad = [w.name for w in weights if w.shape.rank != 2]
+            bad = [name for name, w in zip(names, weights) if w.shape.rank != 2]
             if bad:
                 raise ValueError(
                     f"`block_size`={self.block_size} applies to rank-2 (Dense) kernels only "
                     f"(tfmot's block sparsity); these cannot take it: {bad}. Select Dense layers "
                     "with `layers=`.")
-            bad = [w.name for w in weights
+            bad = [name for name, w in zip(names, weights)
                    if w.shape[0] < self.block_size[0] or w.shape[1] < self.block_size[1]]
             if bad:
                 raise ValueError(f"`block_size`={self.block_size} is larger than these weights: "
                                  f"{bad}.")
-        return weights
+        return names, weights
 
     def _training(self, initial_epoch):
         """(steps this fit runs or None, how messages describe it)."""
@@ -618,22 +709,24 @@ class PruneCallback(keras.callbacks.Callback):
                                 end=self.end, frequency=self.frequency, m_by_n=self.m_by_n,
                                 total_steps=total, training=training)
 
-    def _attach_state(self):
+    def _attach_state(self, warn=True):
         """Attach the pruning state to the model (restoring a checkpoint's), or re-use ours."""
         model = self.model
-        weights = self._select_weights(model)
+        names, weights = self._select_weights(model, warn=warn)
         state = get_pruning_state(model)
-        names = tuple(w.name for w in weights)
-        self._continuing = (
-            state is not None and state is self._state and tuple(state.weight_names) == names
-            and all(m.shape == w.shape for m, w in zip(state.masks, weights)))
-        if self._continuing:
+        ours = (state is not None and state is self._state
+                and tuple(state.weight_names) == names
+                and all(m.shape == w.shape for m, w in zip(state.masks, weights)))
+        # Continuing: a later fit with this callback. Ours but not started: attached by
+        # set_model (and perhaps restored since); it starts (or resumes) in _start.
+        self._continuing = ours and self._sync_fn is not None
+        if ours:
             return
         with model.distribute_strategy.scope():
-            state = _PruningState(weights)
-        # A checkpoint restored into the model before this fit (model.load_weights,
+            state = _PruningState(weights, names)
+        # A checkpoint restored into a tf_keras model before this fit (model.load_weights,
         # tf.train.Checkpoint(model=...).restore) restores the state here, on attachment.
-        model._track_trackable(state, name=STATE_NAME, overwrite=True)
+        _attach(model, state)
         self._state, self._weights = state, weights
 
     def _start(self, initial_epoch):
@@ -663,7 +756,10 @@ class PruneCallback(keras.callbacks.Callback):
                     f"schedule starts now and spans {training}"
                     + (f", {total} steps" if total is not None else "")
                     + ". To resume an interrupted pruning run, restore its checkpoint first "
-                    "(model.load_weights(path) or tf.train.Checkpoint(model=model).read(path)).",
+                    + ("(callback.set_model(model), then model.load_weights(path))."
+                       if flavour(self.model) == KERAS3 else
+                       "(model.load_weights(path) or "
+                       "tf.train.Checkpoint(model=model).read(path))."),
                     PruningWarning, stacklevel=3)
             state.restart(weights, total)
         self.resolved_schedule = resolved
@@ -726,10 +822,20 @@ class PruneCallback(keras.callbacks.Callback):
                     keep.assign(tf.not_equal(mask, 0))
                 apply_masks()
 
-        # Traced once per state; later fits with the same callback reuse the graphs.
-        self._sync_fn = tf.function(sync)
-        self._apply_fn = tf.function(apply_masks)
-        self._finish_fn = tf.function(finish)
+        # Traced once per state; later fits with the same callback reuse the graphs. Run in the
+        # model's strategy scope (cross-replica context): Keras 3 calls callbacks outside it,
+        # where tfmot's merge_call would hand mirrored masks to the default strategy.
+        strategy = self.model.distribute_strategy
+
+        def in_scope(fn):
+            def call(*args):
+                with strategy.scope():
+                    return fn(*args)
+            return call
+
+        self._sync_fn = in_scope(tf.function(sync))
+        self._apply_fn = in_scope(tf.function(apply_masks))
+        self._finish_fn = in_scope(tf.function(finish))
 
     # -- end of training -------------------------------------------------------------------
 
@@ -839,7 +945,7 @@ class PruneCallback(keras.callbacks.Callback):
 
     def _best_weights_restorer(self):
         for cb in self._siblings or ():
-            if (isinstance(cb, keras.callbacks.EarlyStopping) and cb.restore_best_weights
+            if (isinstance(cb, callback_classes("EarlyStopping")) and cb.restore_best_weights
                     and getattr(cb, "best_weights", None) is not None):
                 return cb
         return None
@@ -849,7 +955,7 @@ class PruneCallback(keras.callbacks.Callback):
         out = []
         floor = self.target_sparsity - 1e-3
         for cb in self._siblings or ():
-            if not (isinstance(cb, keras.callbacks.ModelCheckpoint) and cb.save_best_only):
+            if not (isinstance(cb, callback_classes("ModelCheckpoint")) and cb.save_best_only):
                 continue
             best = _as_float(getattr(cb, "best", None))
             saved = [e for e, logs in fit["epoch_logs"].items()
@@ -869,6 +975,13 @@ class PruneCallback(keras.callbacks.Callback):
         return out
 
 
+def _steps_per_execution(model):
+    spe = getattr(model, "_steps_per_execution", None)         # tf_keras: a variable
+    if spe is not None and hasattr(spe, "numpy"):
+        return int(spe.numpy())
+    return int(getattr(model, "steps_per_execution", 1) or 1)  # Keras 3: an int
+
+
 def _as_float(value):
     try:
         return float(value)
@@ -876,7 +989,7 @@ def _as_float(value):
         return None
 
 
-class _EndOfTraining(keras.callbacks.Callback):
+class _EndOfTraining(Callback):
     """Placed last in a fit's callback list, so a PruneCallback's end-of-training work (finishing
     a cut-short schedule, re-applying the masks) sees the weights other callbacks restore."""
 

@@ -21,7 +21,8 @@ import dataclasses
 import re
 
 import numpy as np
-import tensorflow_model_optimization as tfmot
+
+from pie_tf._tfmot import tfmot  # first: tfmot imported without changing the user's Keras
 from tensorflow_model_optimization.python.core.quantization.keras import (
     quantize_annotate as _tfmot_annotate,
     quantize_aware_activation as _tfmot_activation,
@@ -34,6 +35,13 @@ from tensorflow_model_optimization.python.core.sparsity.keras import (
 
 from pie_tf._keras import check_model, keras
 from pie_tf.compress.pruning import prunable_weights
+
+_KERAS3_QAT_HINT = (
+    "Quantization-aware training runs on tensorflow-model-optimization, which supports tf_keras "
+    "models only. For a Keras 3 model use post-training quantization instead: "
+    "pie_tf.export_tflite(model, mode='int8', representative_data=...) (full int8, calibrated "
+    "on examples) or mode='dynamic' (int8 weights); both keep a pruned model's zeros. For QAT, "
+    "build the model with `import tf_keras as keras` (or `from pie_tf import keras`).")
 
 __all__ = ["quantize", "QuantizeCallback", "is_quantization_aware", "prunable_kernel_sparsity",
            "SCHEMES"]
@@ -195,7 +203,7 @@ def quantize(model, *, scheme: str = "auto", sparsity_threshold: float = 0.05):
         ``model`` is already quantization-aware, or has layers tfmot cannot quantize (each one
         named, with what to use instead), or ``scheme``/``sparsity_threshold`` are invalid.
     """
-    check_model(model, "model")
+    check_model(model, "model", keras3_hint=_KERAS3_QAT_HINT)
     if scheme not in ("auto",) + SCHEMES:
         raise ValueError(f"`scheme` must be one of {('auto',) + SCHEMES}; got {scheme!r}.")
     if not 0.0 < float(sparsity_threshold) <= 1.0:

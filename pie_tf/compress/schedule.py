@@ -13,9 +13,8 @@ import numbers
 import numpy as np
 
 from pie_tf._keras import tf
+from pie_tf._tfmot import tfmot_sparsity
 from pie_tf.errors import InvalidArgumentError
-
-from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 __all__ = ["ResolvedSchedule", "resolve_schedule", "default_frequency", "SCHEDULE_NAMES"]
 

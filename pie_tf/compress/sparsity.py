@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pie_tf._keras import check_model
+from pie_tf._keras import check_model, weight_name
 from pie_tf.compress.pruning import _all_layers, get_pruning_state, prunable_weights
 
 __all__ = ["sparsity_report", "OVERALL"]
@@ -18,8 +18,8 @@ def sparsity_report(model, layers=None):
 
     Parameters
     ----------
-    model : tf_keras.Model
-        A built Sequential or functional model (pruned or not).
+    model : keras.Model or tf_keras.Model
+        A built Sequential or functional model (pruned or not), of either Keras.
     layers : optional
         Which weights count as prunable, as in :func:`pie_tf.PruneCallback`. Default: the
         tensors a PruneCallback pruned in this model if it carries pruning state, otherwise
@@ -29,7 +29,8 @@ def sparsity_report(model, layers=None):
     -------
     pandas.DataFrame
         One row per weight tensor of ``model.weights`` (trainable and not, in model order) with
-        columns ``layer`` (str), ``weight`` (str, the variable name), ``shape`` (tuple),
+        columns ``layer`` (str), ``weight`` (str, the variable name: ``path`` in Keras 3,
+        e.g. ``"dense/kernel"``; ``name`` in tf_keras, ``"dense/kernel:0"``), ``shape`` (tuple),
         ``size`` (int), ``zeros`` (int, entries exactly 0), ``sparsity`` (float,
         zeros / size) and ``prunable`` (bool). The **last row** is the overall figure:
         ``layer == "(overall)"``, ``weight == "prunable"``, size and zeros summed over the
@@ -37,13 +38,13 @@ def sparsity_report(model, layers=None):
         The same figure is in ``df.attrs["overall_sparsity"]``, and the sparsity over every
         weight (biases, BatchNormalization included) in ``df.attrs["overall_sparsity_all"]``.
     """
-    check_model(model, "model")
+    check_model(model, "model", allow_keras3=True)
     if not model.built:
         raise ValueError("`model` must be built before its sparsity can be reported.")
     state = get_pruning_state(model)
     if layers is None and state is not None:
         pruned_names = set(state.weight_names)
-        prunable_ids = {id(w) for w in model.weights if w.name in pruned_names}
+        prunable_ids = {id(w) for w in model.weights if weight_name(w) in pruned_names}
     else:
         prunable_ids = {id(w) for _, w in prunable_weights(model, layers)}
     owner = {}
@@ -55,7 +56,7 @@ def sparsity_report(model, layers=None):
         value = np.asarray(value)
         rows.append({
             "layer": owner.get(id(weight), model.name),
-            "weight": weight.name,
+            "weight": weight_name(weight),
             "shape": tuple(value.shape),
             "size": int(value.size),
             "zeros": int(value.size - np.count_nonzero(value)),

@@ -1,14 +1,17 @@
-"""PruneCallback on plain tf_keras models: sparsity, persistence, schedules, structure, restarts."""
+"""PruneCallback on plain Keras 3 and tf_keras models: sparsity, persistence, schedules, structure,
+restarts. Tests marked ``both`` run once per Keras (the module's ``keras`` is swapped)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import pie_tf
 from pie_tf import keras
+from pie_tf._keras import Callback, tf_variable, weight_name
 from pie_tf.compress.pruning import get_pruning_state
 from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 N, BATCH = 64, 16            # 4 steps per epoch
+both = pytest.mark.usefixtures("each_keras")
 
 
 def small_resnet(channels=4):
@@ -48,7 +51,7 @@ def fit(model, callbacks, epochs=3, **kwargs):
                      shuffle=False, **kwargs)
 
 
-class ZeroRecorder(keras.callbacks.Callback):
+class ZeroRecorder(Callback):
     """After every batch (placed after PruneCallback): the zero pattern of chosen kernels."""
 
     def __init__(self, weights):
@@ -63,6 +66,10 @@ def kernels(model, names):
     return [model.get_layer(n).kernel for n in names]
 
 
+def size_of(weight):
+    return int(np.prod(weight.shape))
+
+
 def expected_zeros(size, sparsity):
     # tfmot keeps max(round(size * (1 - s)), 1) entries.
     return size - max(int(np.round(np.float32(size) * np.float32(1 - sparsity))), 1)
@@ -74,19 +81,20 @@ def zhu_gupta(step, begin, end, final, power=3):
     return final * (1.0 - (1.0 - p) ** power)
 
 
+@both
 def test_resnet_reaches_exact_sparsity_and_zeros_persist():
     model = compiled(small_resnet())
     names = ["stem", "block_conv", "head"]
-    before = {w.name: w.numpy().copy() for w in model.weights}
+    before = {weight_name(w): w.numpy().copy() for w in model.weights}
     recorder = ZeroRecorder(kernels(model, names))
     cb = pie_tf.PruneCallback(0.75, end=0.5, frequency=1)   # 12 steps; schedule ends at step 6
     fit(model, [cb, recorder])
 
     # A plain model: same layers, same weights list, no wrappers.
-    assert [w.name for w in model.weights] == list(before)
+    assert [weight_name(w) for w in model.weights] == list(before)
     assert not any("prune" in type(layer).__name__.lower() for layer in model.layers)
     for w in kernels(model, names):
-        assert int(np.sum(w.numpy() == 0)) == expected_zeros(w.shape.num_elements(), 0.75)
+        assert int(np.sum(w.numpy() == 0)) == expected_zeros(size_of(w), 0.75)
     # Biases and BatchNormalization are not pruned: trained away from their initial values,
     # none of their entries is zero.
     for w in model.weights:
@@ -112,6 +120,7 @@ def test_resnet_reaches_exact_sparsity_and_zeros_persist():
             np.testing.assert_array_equal(z, f)
 
 
+@both
 def test_constant_and_custom_schedules():
     model = compiled(mlp())
     cb = pie_tf.PruneCallback(0.5, schedule="constant", begin=2, end=6, frequency=2)
@@ -140,6 +149,7 @@ def test_constant_and_custom_schedules():
     assert counts[-1] == expected_zeros(128, 0.6)
 
 
+@both
 def test_polynomial_default_spans_the_whole_fit():
     model = compiled(mlp())
     cb = pie_tf.PruneCallback(0.9)
@@ -155,6 +165,7 @@ def test_polynomial_default_spans_the_whole_fit():
         assert count == expected_zeros(128, zhu_gupta((t + 1) // 2 * 2, 0, 20, 0.9)), t
 
 
+@both
 def test_two_by_four_and_block_sparsity():
     model = compiled(mlp())
     fit(model, [pie_tf.PruneCallback(0.5, m_by_n=(2, 4))], epochs=2)
@@ -162,7 +173,7 @@ def test_two_by_four_and_block_sparsity():
         # tfmot groups along the input dimension (TFLite layout [out, in]).
         groups = w.numpy().T.reshape(w.shape[1], -1, 4)
         assert np.all(np.count_nonzero(groups, axis=-1) <= 2)
-        assert int(np.sum(w.numpy() == 0)) == w.shape.num_elements() // 2
+        assert int(np.sum(w.numpy() == 0)) == size_of(w) // 2
 
     model = compiled(mlp())
     fit(model, [pie_tf.PruneCallback(0.5, block_size=(2, 2), frequency=1)], epochs=2)
@@ -170,9 +181,10 @@ def test_two_by_four_and_block_sparsity():
         blocks = (w.numpy() == 0).reshape(w.shape[0] // 2, 2, w.shape[1] // 2, 2)
         per_block = blocks.sum(axis=(1, 3))
         assert set(np.unique(per_block)) <= {0, 4}          # whole 2x2 blocks are zero
-        assert int(per_block.sum()) == w.shape.num_elements() // 2
+        assert int(per_block.sum()) == size_of(w) // 2
 
 
+@both
 def test_layers_narrows_and_widens():
     inputs = keras.Input((8, 8, 4))
     x = keras.layers.DepthwiseConv2D(3, name="dw")(inputs)
@@ -180,24 +192,27 @@ def test_layers_narrows_and_widens():
     outputs = keras.layers.Dense(8, name="head")(keras.layers.Flatten()(x))
     model = compiled(keras.Model(inputs, outputs))
     fit(model, [pie_tf.PruneCallback(0.5, layers=["dw", "head"], frequency=1)], epochs=1)
-    assert int(np.sum(model.get_layer("dw").depthwise_kernel.numpy() == 0)) == 18
+    dw = model.get_layer("dw")
+    dw_kernel = dw.depthwise_kernel if hasattr(dw, "depthwise_kernel") else dw.kernel  # Keras 3
+    assert int(np.sum(dw_kernel.numpy() == 0)) == 18
     assert int(np.sum(model.get_layer("pw").kernel.numpy() == 0)) == 0
     assert int(np.sum(model.get_layer("head").kernel.numpy() == 0)) == expected_zeros(2304, 0.5)
 
 
+@both
 def test_sparsity_report_matches_numpy_count():
     model = compiled(small_resnet())
     fit(model, [pie_tf.PruneCallback(0.6)], epochs=1)
     report = pie_tf.sparsity_report(model)
     rows, overall = report.iloc[:-1], report.iloc[-1]
-    assert list(rows["weight"]) == [w.name for w in model.weights]
+    assert list(rows["weight"]) == [weight_name(w) for w in model.weights]
     size = zeros = 0
     for (_, row), w in zip(rows.iterrows(), model.weights):
         value = w.numpy()
         n_zero = sum(1 for v in value.ravel() if v == 0.0)           # brute force
         assert (row["size"], row["zeros"], row["shape"]) == (value.size, n_zero, value.shape)
         assert row["sparsity"] == pytest.approx(n_zero / value.size)
-        assert row["prunable"] == w.name.endswith("kernel:0")
+        assert row["prunable"] == weight_name(w).split(":")[0].endswith("kernel")
         if row["prunable"]:
             size, zeros = size + value.size, zeros + n_zero
     assert overall["layer"] == "(overall)"
@@ -211,6 +226,7 @@ def test_sparsity_report_matches_numpy_count():
     assert dense_report["prunable"].iloc[:-1].sum() == 3
 
 
+@both
 def test_clone_dense_is_independent():
     model = compiled(mlp())
     dense = pie_tf.clone_dense(model)
@@ -222,6 +238,7 @@ def test_clone_dense_is_independent():
     assert get_pruning_state(dense) is None and get_pruning_state(model) is not None
     # The pruned model's layers are not modified either (tfmot's registry would add a method).
     assert not any(hasattr(layer, "get_prunable_weights") for layer in model.layers)
+    assert type(dense).__module__.split(".")[0] == type(model).__module__.split(".")[0]
 
 
 def test_state_is_checkpointed_but_not_in_model_weights(tmp_path):
@@ -288,6 +305,7 @@ def test_resume_with_initial_epoch_continues_the_schedule(tmp_path, restore):
     assert int(get_pruning_state(resumed).step.numpy()) == 16
 
 
+@both
 def test_mirrored_strategy_two_replicas(mirrored_strategy):
     strategy = mirrored_strategy
     with strategy.scope():
@@ -298,9 +316,9 @@ def test_mirrored_strategy_two_replicas(mirrored_strategy):
     model.fit(ds, epochs=2, callbacks=[cb], verbose=0)
     for name in ["stem", "block_conv", "head"]:
         kernel = model.get_layer(name).kernel
-        assert int(np.sum(kernel.numpy() == 0)) == expected_zeros(kernel.shape.num_elements(),
+        assert int(np.sum(kernel.numpy() == 0)) == expected_zeros(size_of(kernel),
                                                                   0.7)
-        replicas = [v.numpy() for v in kernel.values]
+        replicas = [v.numpy() for v in tf_variable(kernel).values]
         np.testing.assert_array_equal(replicas[0], replicas[1])
     masks = get_pruning_state(model).masks[0]
     np.testing.assert_array_equal(masks.values[0].numpy(), masks.values[1].numpy())
