@@ -1,4 +1,4 @@
-"""pie_tf.compress: pruning, quantization-aware training and mitigation for tf_keras models.
+"""pie_tf.compress: pruning (Keras 3, tf_keras), quantization-aware training (tf_keras), mitigation.
 
 Public names (loaded on first use)::
 
