@@ -220,7 +220,8 @@ def clone_dense(model):
     -------
     keras.Model or tf_keras.Model
         Of the same Keras as ``model``. New layers and variables; the weights are copies, so
-        training either model leaves the other unchanged. Compile it yourself to train or evaluate it.
+        training either model leaves the other unchanged. Compile it yourself to train or
+        evaluate it.
     """
     check_model(model, "model", allow_keras3=True)
     if not model.built:
