@@ -197,6 +197,7 @@ def recipe(config, strategy=None):
                   learning_rate=section["learning_rate"] * scale, lr_schedule="cosine",
                   fine_tune_epochs=section["fine_tune_epochs"],
                   fine_tune_learning_rate=section["fine_tune_learning_rate"] * scale,
+                  qat_epochs=section.get("qat_epochs") or None,
                   prune_end=section["prune_end"],
                   calibration_examples=section["calibration_examples"],
                   **{key: section[key] for key in _MITIGATION_SETTINGS if key in section},

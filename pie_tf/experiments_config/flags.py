@@ -3,8 +3,8 @@
 Every leaf key of a preset becomes a flag of the same name whose default is None ("keep the
 preset's value"); lists are comma-separated (``--sparsities=0.5,0.9``); an evaluation without
 options (``--imagenet_a``) is a boolean flag that adds or removes it. The run flags
-(``--out_dir``, ``--strategy``, ``--shard``, ``--member_range``, ``--stage``) say where and how,
-not what.
+(``--out_dir``, ``--strategy``, ``--shard``, ``--member_range``, ``--stage``, ``--tf_logs``) say
+where and how, not what.
 """
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ def define_flags(presets, *, default_preset="quick", default_out_dir, flag_value
     flags.DEFINE_bool("retrain_changed", False, "When --out_dir holds members or evaluation "
                       "sets made with another configuration (different flags), delete and "
                       "retrain what changed instead of stopping with the list of differences.")
+    flags.DEFINE_bool("tf_logs", False, "Show TensorFlow's own log lines (C++ and Python: "
+                      "device set-up, SavedModel fingerprints, TFLite converter banners) on the "
+                      "terminal. By default they go to <out_dir>/tensorflow.log and the terminal "
+                      "shows pie_tf's progress and findings only.")
     flags.DEFINE_enum("stage", "all", STAGES, "train: only train this job's members; report: "
                       "only audit and report what the store holds; all: train, then audit and "
                       "report once every member is stored; repair: delete every damaged member "

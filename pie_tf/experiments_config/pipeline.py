@@ -14,9 +14,9 @@ import os
 import numpy as np
 import pandas as pd
 
-__all__ = ["run_study", "study_main", "run_population", "audit_from_store", "deployment_tables",
-           "size_table", "mitigation_tables", "exemplar_images", "exemplar_variants",
-           "sparsity_axis", "intro", "console_summary", "audit_and_report"]
+__all__ = ["run_study", "study_main", "tensorflow_log_path", "run_population", "audit_from_store",
+           "deployment_tables", "size_table", "mitigation_tables", "exemplar_images",
+           "exemplar_variants", "sparsity_axis", "intro", "console_summary", "audit_and_report"]
 
 
 def run_study(presets, flag_values, *, title):
@@ -39,6 +39,7 @@ def run_study(presets, flag_values, *, title):
     """
     from absl import logging
 
+    from pie_tf import console
     from pie_tf.experiments_config import arguments, evaluations
     from pie_tf.experiments_config.checks import check_study
     from pie_tf.experiments_config.flags import make_strategy
@@ -47,6 +48,7 @@ def run_study(presets, flag_values, *, title):
     # every flag checked, and the strategy reached, before any data is read or model trained
     config, _ = check_study(presets, flag_values)
     logging.info("preset %s: %s", flag_values.preset, config)
+    console.echo(f"{title(config, flag_values.preset)}\n  output: {flag_values.out_dir}", err=True)
     strategy = make_strategy(flag_values.strategy, flag_values.tpu)
     data = arguments.study_data(config)
     evaluated = evaluations.evaluate(config, data)
@@ -59,8 +61,9 @@ def run_study(presets, flag_values, *, title):
         variants=all_variants, strategy=strategy,
         deterministic=config["population"]["deterministic"],
         variant_eval_sets={export: evaluated.deployed_sets() for _, export in deployments})
-    if not run_population(population, flag_values, logging.warning):
+    if not run_population(population, flag_values, lambda line: console.echo(line, err=True)):
         return None
+    console.echo("audit: the store against the dense population, then the report", err=True)
     # dense against every compressed variant on every evaluation set; each TFLite export
     # against its Keras source
     tables, report = audit_and_report(
@@ -68,7 +71,9 @@ def run_study(presets, flag_values, *, title):
         deployments=deployments, out_dir=flag_values.out_dir, preset=flag_values.preset,
         title=title(config, flag_values.preset), **arguments.group_options(config),
         **evaluated.audit_options)
-    return console_summary(tables, report)
+    from pie_tf.report import dataset_caveats
+
+    return console_summary(tables, report, dataset_caveats(data.info))
 
 
 def sparsity_axis(variants):
@@ -88,18 +93,35 @@ def sparsity_axis(variants):
 
 def study_main(presets, flag_values, *, title):
     """The ``main`` of an experiment script, for ``absl.app.run``: :func:`run_study`, then the
-    console summary printed (nothing when this job's shard finished before the others)."""
+    console summary printed (nothing when this job's shard finished before the others).
+
+    TensorFlow's own log lines go to ``<out_dir>/tensorflow.log`` for the run
+    (:func:`pie_tf.console.quiet_tensorflow`) unless ``--tf_logs``: the terminal shows pie_tf's
+    lines, the population's progress and, at the end, the findings and the report's path.
+    """
     def main(argv):
+        from pie_tf import console
         from pie_tf.errors import PieTfError
 
         del argv
+        log_path = tensorflow_log_path(flag_values.out_dir)
         try:
-            summary = run_study(presets, flag_values, title=title)
+            with console.quiet_tensorflow(not flag_values.tf_logs, log_path=log_path):
+                summary = run_study(presets, flag_values, title=title)
         except PieTfError as err:  # a refused flag or a damaged store: the message, no traceback
             raise SystemExit(f"error: {err}") from None
+        if not flag_values.tf_logs and log_path:
+            console.echo(f"TensorFlow's own log of this run: {log_path} (--tf_logs prints it "
+                         "here instead)", err=True)
         if summary is not None:
-            print(summary)
+            print(summary, flush=True)
     return main
+
+
+def tensorflow_log_path(out_dir):
+    """``<out_dir>/tensorflow.log`` for a local ``out_dir``; None (a temporary file) for a
+    remote one (``gs://``), which a file descriptor cannot point at."""
+    return None if "://" in out_dir else os.path.join(out_dir, "tensorflow.log")
 
 
 def run_population(population, flag_values, log):
@@ -123,7 +145,8 @@ def run_population(population, flag_values, log):
         missing = _missing_members(population)
         if missing:
             _mark_report_stale(flag_values.out_dir, log)
-        results = population.run(**population_stage(flag_values), on_mismatch=on_mismatch)
+        results = population.run(**population_stage(flag_values), on_mismatch=on_mismatch,
+                                 tf_logs=flag_values.tf_logs)
         written = sum(r.status == "written" for r in results)
         log(f"population: {written} members trained now, "
             f"{sum(r.status == 'skipped' for r in results)} already stored")
@@ -332,28 +355,14 @@ def intro(config, info, preset, audit):
             "tables/ hold them all.")
 
 
-def console_summary(tables, report):
-    """What the script prints at the end: the headline table and where the report is."""
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        lines = ["", "Summary (compressed variants against the dense population):",
-                 tables["summary"].to_string(index=False, float_format="%.4f")]
-        if "deployment" in tables:
-            lines += ["", "TFLite exports against their Keras source:",
-                      tables["deployment"][[c for c in ("variant", "source",
-                                                        "n_deployment_exemplars",
-                                                        "keras_accuracy_all",
-                                                        "tflite_accuracy_all",
-                                                        "label_loyalty_mean")
-                                            if c in tables["deployment"].columns]]
-                      .to_string(index=False, float_format="%.4f")]
-        if "mitigation_summary" in tables:
-            lines += ["", "Mitigated against plain pruning at the same sparsity:",
-                      tables["mitigation_summary"][["variant", "baseline", "top1_change_points",
-                                                    "n_cie_baseline", "n_cie_mitigated",
-                                                    "rare_fnr_rise_cut_pct", "verdict"]]
-                      .to_string(index=False, float_format="%.2f")]
-    lines += ["", f"Report: {report.html}", f"Tables: {report.html.parent / 'tables'}"]
-    return "\n".join(lines)
+def console_summary(tables, report, caveats=()):
+    """What the script prints at the end: the findings in words
+    (:func:`pie_tf.report.findings_text`, with the study's ``caveats`` first) and where the
+    report and its tables are."""
+    import pie_tf.report
+
+    return "\n".join(["", pie_tf.report.findings_text(tables, caveats=list(caveats)), "",
+                      f"Report: {report.html}", f"Tables: {report.html.parent / 'tables'}"])
 
 
 def audit_and_report(store, eval_set, evaluation, config, info, *, audited, deployments, out_dir,

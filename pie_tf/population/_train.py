@@ -165,13 +165,14 @@ def train_from_scratch(model_fn, train_data, recipe, seed, strategy, *, target_s
     return model, seconds
 
 
-def _fine_tune(model, train_data, recipe, seed, callbacks, **compile_options):
+def _fine_tune(model, train_data, recipe, seed, callbacks, epochs=None, **compile_options):
     steps = steps_per_epoch(train_data, recipe)
+    epochs = recipe.fine_tune_epochs if epochs is None else epochs
     with model.distribute_strategy.scope():
         compile_model(model, recipe, learning_rate=recipe.fine_tune_learning_rate,
-                      total_steps=recipe.fine_tune_epochs * steps, **compile_options)
+                      total_steps=epochs * steps, **compile_options)
     return fit(model, train_batches(train_data, recipe, seed), recipe,
-               epochs=recipe.fine_tune_epochs, steps=steps, callbacks=callbacks)
+               epochs=epochs, steps=steps, callbacks=callbacks)
 
 
 def fine_tune_pruned(dense, train_data, recipe, seed, target_sparsity):
@@ -232,13 +233,14 @@ def fine_tune_mitigated(dense, train_data, recipe, seed, target_sparsity, mitiga
 
 
 def fine_tune_qat(dense, train_data, recipe, seed):
-    """Quantization-aware fine-tuning of a copy of ``dense`` (``pie_tf.quantize``)."""
+    """Quantization-aware fine-tuning of a copy of ``dense`` (``pie_tf.quantize``) for
+    ``recipe.qat_epochs`` (``fine_tune_epochs`` when None)."""
     from pie_tf.compress.pruning import clone_dense
     from pie_tf.compress.quantize import quantize
     set_seed(seed)
     with dense.distribute_strategy.scope():
         model = quantize(_precision.float32_copy(keras, clone_dense(dense)))
-    return model, _fine_tune(model, train_data, recipe, seed, [])
+    return model, _fine_tune(model, train_data, recipe, seed, [], epochs=recipe.qat_epochs)
 
 
 def calibration_images(train_data, n):

@@ -30,12 +30,10 @@ import importlib.metadata
 import json
 import os
 import socket
-import sys
 import time
 from typing import Callable, Mapping
 
 import numpy as np
-from absl import logging
 
 from pie_tf._keras import tf
 from pie_tf.errors import CheckpointError, ConfigMismatchError, InvalidArgumentError
@@ -83,11 +81,10 @@ def _versions():
 
 
 def _progress(message):
-    """One progress line: absl INFO when absl shows it, else stderr."""
-    if logging.level_info():
-        logging.info(message)
-    else:
-        print(f"[pie_tf.population] {message}", file=sys.stderr, flush=True)
+    """One of the population's own lines, to the terminal's stderr (``pie_tf.console.echo``)."""
+    from pie_tf import console
+
+    console.echo(f"population: {message}", err=True)
 
 
 class Population:
@@ -135,7 +132,9 @@ class Population:
         recipe's ``jit_compile``: TensorFlow has no deterministic XLA kernel for some gradients
         (MaxPool's, so every ResNet stem), and training would fail at its first step.
     verbose : int
-        1 (default): a progress line per member; 0: silent.
+        1 (default): one progress display on stderr (members done, elapsed and remaining time;
+        a tqdm bar on a terminal, a line per member otherwise, see ``pie_tf.console``);
+        0: silent.
     """
 
     def __init__(self, model_fn: Callable, train_data, eval_data: Mapping, *, store,
@@ -500,7 +499,7 @@ class Population:
                       f"sets and {len(checkpoints)} checkpoints removed from {self.store.root}")
         return found
 
-    def run(self, *, shard=None, member_range=None, on_mismatch="error"):
+    def run(self, *, shard=None, member_range=None, on_mismatch="error", tf_logs=False):
         """Train, evaluate and store every member of this job not already in the store.
 
         Before any training, the store is compared with this population (:meth:`reconcile`):
@@ -511,14 +510,33 @@ class Population:
         shard, member_range : see :meth:`plan`
         on_mismatch : {"error", "retrain"}
             See :meth:`reconcile`.
+        tf_logs : bool
+            False (default): TensorFlow's own C++ and Python log lines (converter banners,
+            SavedModel fingerprints, ...) are kept off the terminal for the call
+            (``pie_tf.console.quiet_tensorflow``; printed if the call fails); True leaves them.
 
         Returns
         -------
         list of MemberResult, in plan order.
         """
+        from pie_tf import console
+
+        with console.quiet_tensorflow(not tf_logs):
+            return self._run(shard, member_range, on_mismatch)
+
+    def _run(self, shard, member_range, on_mismatch):
+        from pie_tf.console import Progress
+
         if self.deterministic:
             tf.config.experimental.enable_op_determinism()
         planned = self.plan(shard=shard, member_range=member_range)
+        # every evaluation set is read once here (corrupted sets are corrupted now): one display
+        unread = [name for name in self.eval_data if name not in self._eval_meta_cache]
+        with Progress(len(unread), "evaluation sets", unit="sets",
+                      enabled=bool(self.verbose) and len(unread) > 1) as progress:
+            for name in unread:
+                self._eval_meta(name)
+                progress.update(name)
         self.reconcile(on_mismatch)
         # written before any training: the sets are the same for every member, and a set lost
         # from a complete store is written again by re-running
@@ -526,11 +544,14 @@ class Population:
         todo = self._agree([not self.store.has_member(v, s) for v, s in planned])
         missing = {m for m, t in zip(planned, todo) if t}
         results = {m: MemberResult(m[0], m[1], "skipped", 0.0) for m in planned if m not in missing}
-        if self.verbose:
-            _progress(f"{len(planned)} members planned, {len(missing)} to train, "
-                      f"{len(planned) - len(missing)} already in {self.store.root}")
-        done = 0
-        run_start = time.perf_counter()
+        with Progress(len(missing), "population", enabled=bool(self.verbose)) as progress:
+            progress.write(f"population: {len(planned)} members planned, {len(missing)} to "
+                           f"train, {len(planned) - len(missing)} already in {self.store.root}")
+            self._train_missing(missing, results, progress)
+        return [results[m] for m in planned]
+
+    def _train_missing(self, missing, results, progress):
+        """Train, predict and store the ``missing`` members, group by group."""
         recipe_json = self.recipe.to_dict()
         versions = _versions()
         for seed, root, group in self._groups():
@@ -542,7 +563,8 @@ class Population:
                     for variant in wanted:
                         results[(variant.name, seed)] = MemberResult(variant.name, seed,
                                                                      "claimed", 0.0)
-                    done += len(wanted)
+                    progress.update(f"seed {seed}: {root.name} group claimed by another job",
+                                    n=len(wanted))
                     continue
                 if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
                     # another job may have finished some of them since the plan was made
@@ -550,13 +572,10 @@ class Population:
                         wanted.remove(variant)
                         results[(variant.name, seed)] = MemberResult(variant.name, seed,
                                                                      "skipped", 0.0)
-                        done += 1
+                        progress.update(f"{variant.name} seed {seed}: stored by another job")
                 runner = _GroupRun(self, seed, group)
                 for variant in wanted:
-                    done += 1
                     start = time.perf_counter()
-                    if self.verbose:
-                        _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: start")
                     # Every worker trains (collectives) and reads the weights back; only the chief
                     # exports, predicts and writes.
                     model, timing = runner.model(variant.base)
@@ -582,13 +601,7 @@ class Population:
                     seconds = time.perf_counter() - start
                     results[(variant.name, seed)] = MemberResult(variant.name, seed, status,
                                                                  seconds)
-                    if self.verbose:
-                        elapsed = time.perf_counter() - run_start
-                        left = elapsed / done * (len(missing) - done)
-                        _progress(f"[{done}/{len(missing)}] {variant.name} seed {seed}: {status} "
-                                  f"in {seconds:.1f} s (elapsed {elapsed / 60:.1f} min, about "
-                                  f"{left / 60:.1f} min left)")
-        return [results[m] for m in planned]
+                    progress.update(f"{variant.name} seed {seed} {status} in {int(seconds)} s")
 
     def _predict(self, model, variant, timing):
         """Probabilities on every evaluation set (which are stored first, once)."""

@@ -54,6 +54,10 @@ class Recipe:
         Epochs of fine-tuning from the same seed's dense member (pruning by fine-tuning, QAT).
     fine_tune_learning_rate : float
         Peak learning rate of fine-tuning (same schedule shape as ``lr_schedule``).
+    qat_epochs : int, optional
+        Epochs of quantization-aware fine-tuning; None (the default) uses ``fine_tune_epochs``.
+        QAT runs op by op (no XLA) and costs several times a pruning epoch, while its members
+        need less recovery than a 90%-sparse one does.
     calibration_examples : int
         Leading training examples that calibrate int8 TFLite exports (Hooker et al.: 100).
     eval_batch_size : int
@@ -96,6 +100,7 @@ class Recipe:
     prune_end: float = 0.8
     fine_tune_epochs: int = 1
     fine_tune_learning_rate: float = 0.01
+    qat_epochs: int | None = None
     calibration_examples: int = 100
     eval_batch_size: int = 256
     verbose: int = 0
@@ -111,8 +116,9 @@ class Recipe:
         for name in ("epochs", "batch_size", "shuffle_buffer", "fine_tune_epochs",
                      "calibration_examples", "eval_batch_size"):
             _positive_int(getattr(self, name), name)
-        if self.steps_per_epoch is not None:
-            _positive_int(self.steps_per_epoch, "steps_per_epoch")
+        for name in ("steps_per_epoch", "qat_epochs"):
+            if getattr(self, name) is not None:
+                _positive_int(getattr(self, name), name)
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"`optimizer` must be one of {_OPTIMIZERS}; got {self.optimizer!r}.")
         if self.lr_schedule not in _SCHEDULES:

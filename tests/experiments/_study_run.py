@@ -10,11 +10,11 @@ from scipy import stats
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def run_script(script, out_dir, *flags, timeout=300, check=True):
+def run_script(script, out_dir, *flags, timeout=300, check=True, env=None):
     """``python experiments/<script> --preset=tiny --out_dir=...``; returns the CompletedProcess
-    (which must have succeeded unless ``check=False``)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
-               CUDA_VISIBLE_DEVICES="")
+    (which must have succeeded unless ``check=False``). ``env`` adds environment variables."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "CUDA_VISIBLE_DEVICES": "", **(env or {})}
     done = subprocess.run([sys.executable, str(ROOT / "experiments" / script), "--preset=tiny",
                            f"--out_dir={out_dir}", *flags], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)

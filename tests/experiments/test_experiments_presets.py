@@ -197,3 +197,28 @@ def test_learning_rates_scale_linearly_with_the_batch_size():
     assert quick.learning_rate == pytest.approx(0.05)  # its own batch: unchanged
     with pytest.raises(ValueError, match="`--learning_rate_batch`.*0"):
         arguments.recipe(get(CELEBA_BIAS, "paper", learning_rate_batch="0"))
+
+
+def test_quick_presets_reach_the_papers_headline_sparsity_with_one_recipe():
+    celeba, imagenet = CELEBA_BIAS["quick"], IMAGENET_PIE["quick"]
+    # one model and one CPU recipe for both quick studies; only the population size differs
+    assert celeba["model"] == imagenet["model"]
+    recipe = ("epochs", "batch_size", "learning_rate", "learning_rate_batch", "sparsities",
+              "prune_mode", "prune_end", "fine_tune_epochs", "fine_tune_learning_rate",
+              "qat_epochs", "post_training", "jit_compile", "mixed_precision", "deterministic")
+    assert {k: celeba["population"][k] for k in recipe} == \
+        {k: imagenet["population"][k] for k in recipe}
+    assert (celeba["population"]["members"], imagenet["population"]["members"]) == (5, 4)
+    # PruneCallback(0.9), the papers' headline, is on the quick curve: three fine-tuning epochs
+    # keep the 20k-parameter ResNet off the majority class there (one did not), QAT one epoch
+    assert celeba["population"]["sparsities"] == [0.5, 0.8, 0.9]
+    quick = arguments.recipe(get(CELEBA_BIAS, "quick"))
+    assert (quick.fine_tune_epochs, quick.qat_epochs) == (3, 1)
+    assert arguments.recipe(get(CELEBA_BIAS, "quick", qat_epochs="2")).qat_epochs == 2
+    # the paper presets' QAT fine-tunes as long as pruning does (0 = fine_tune_epochs)
+    assert arguments.recipe(get(CELEBA_BIAS, "paper")).qat_epochs is None
+    # enough test images that the rare group (Blond and Male, 0.85%) has ~40, not ~17
+    assert celeba["evaluations"]["clean"]["eval_examples"] == 5000
+    # the tiny presets stay seconds-long
+    for presets in (CELEBA_BIAS, IMAGENET_PIE):
+        assert presets["tiny"]["population"]["fine_tune_epochs"] == 1

@@ -1,4 +1,6 @@
 """A tiny population, dense and compressed, trained into a store and read back."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,7 @@ def test_variant_names_and_recipe_round_trip():
     (lambda: Variant.parse("qat_int8+tflite_float16"), "only as '\\+tflite_int8'"),
     (lambda: Variant.parse("magnitude"), "not one of"),
     (lambda: Recipe(epochs=0), "`epochs` must be a positive int"),
+    (lambda: Recipe(qat_epochs=0), "`qat_epochs` must be a positive int; got 0"),
     (lambda: Recipe(optimizer="rmsprop"), "`optimizer` must be one of"),
     (lambda: Recipe(prune_begin=0.9, prune_end=0.5), "prune_begin"),
     (lambda: Recipe.from_dict({"epochs": 1, "lr": 0.1}), "unknown Recipe fields \\['lr'\\]"),
@@ -102,3 +105,33 @@ def test_bad_population_arguments_are_named(tmp_path):
                    store=store)
     with pytest.raises(ValueError, match="`shard` must be \\(i, n\\)"):
         _tiny.population(store).plan(shard=(2, 2))
+
+
+def test_qat_fine_tunes_for_its_own_epochs(monkeypatch):
+    """``Recipe.qat_epochs`` sets the QAT fine-tune's epochs and its schedule; pruning by
+    fine-tuning keeps ``fine_tune_epochs``; None means ``fine_tune_epochs`` for both."""
+    from pie_tf.population import _train
+
+    fits, schedules = [], []
+    real_fit, real_compile = _train.fit, _train.compile_model
+
+    def recording_fit(model, batches, recipe, *, epochs, steps, callbacks=()):
+        fits.append((epochs, schedules[-1]))
+        return real_fit(model, batches, recipe, epochs=epochs, steps=steps, callbacks=callbacks)
+
+    def recording_compile(model, recipe, *, total_steps, **options):
+        schedules.append(total_steps)  # the cosine decay's length
+        return real_compile(model, recipe, total_steps=total_steps, **options)
+
+    monkeypatch.setattr(_train, "fit", recording_fit)
+    monkeypatch.setattr(_train, "compile_model", recording_compile)
+    data = _tiny.dataset(64)
+    steps = 64 // 16
+    recipe = dataclasses.replace(_tiny.RECIPE, fine_tune_epochs=3, qat_epochs=1)
+    assert Recipe.from_json(recipe.to_json()) == recipe
+    dense, _ = _train.train_from_scratch(_tiny.build_model, data, recipe, 0,
+                                         tf.distribute.get_strategy())
+    _train.fine_tune_pruned(dense, data, recipe, 0, 0.5)
+    _train.fine_tune_qat(dense, data, recipe, 0)
+    _train.fine_tune_qat(dense, data, dataclasses.replace(recipe, qat_epochs=None), 0)
+    assert fits == [(1, steps), (3, 3 * steps), (1, steps), (3, 3 * steps)]
