@@ -488,8 +488,9 @@ def dataset_caveats(info):
     description = str(getattr(info, "description", "") or "")
     if "stand-in" not in description.lower():
         return []
-    return [f"the data are {info.name}, a stand-in, so these findings are about it and not "
-            f"about the dataset it stands in for ({description.rstrip('.')})."]
+    short = description.split(":")[0].strip().rstrip(".")
+    return [f"the data are {info.name}, a stand-in ({short}): these findings are about it, not "
+            "about the dataset it stands in for."]
 
 
 def findings_text(tables, *, width=100, **options):

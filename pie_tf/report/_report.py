@@ -335,8 +335,9 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         return png, caption
 
     def compact(name, frame=None):
-        shown, note = _views.shown(name, tables[name] if frame is None else frame)
-        return table_html(shown, max_rows=max_rows, csv_name=f"tables/{name}.csv", note=note)
+        shown, note, rows = _views.shown(name, tables[name] if frame is None else frame,
+                                         max_rows)
+        return table_html(shown, max_rows=rows, csv_name=f"tables/{name}.csv", note=note)
 
     options = {"sparsity": sparsity, "min_examples": min_examples, "min_cies": min_cies}
     sections = []

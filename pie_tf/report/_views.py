@@ -11,6 +11,9 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from pie_tf.audit._mitigation import rare_group
+from pie_tf.report._findings import MIN_CIES, MIN_EXAMPLES, supported
+
 __all__ = ["View", "VIEWS", "shown"]
 
 
@@ -19,6 +22,7 @@ class View:
     columns: tuple
     rows: Optional[Callable] = None   # frame -> frame (a selection, maybe sorted)
     note: str = ""
+    max_rows: int = 0                 # rows shown when more than the page's (per-variant views)
 
 
 def _order_at_most(k):
@@ -38,6 +42,24 @@ def _most_hurt_classes(per_variant=5):
         ordered = ordered.assign(_r=ordered["variant"].map(rank)).sort_values("_r",
                                                                              kind="stable")
         return ordered.groupby("variant", sort=False).head(per_variant).drop(columns="_r")
+    return rows
+
+
+def _most_overindexed(per_variant=5):
+    """Per variant, the supported groups (the findings' thresholds) by over-index, then the
+    others."""
+    def rows(frame):
+        frame = _order_at_most(2)(frame)
+        if not {"overindex", "n_examples", "n_cie", "variant"} <= set(frame.columns):
+            return frame
+        rank = {v: i for i, v in enumerate(pd.unique(frame["variant"]))}
+        ordered = frame.assign(_r=frame["variant"].map(rank), _s=supported(frame)).sort_values(
+            ["_r", "_s", "overindex"], ascending=[True, False, False], kind="stable")
+        top = ordered.groupby("variant", sort=False).head(per_variant)
+        rare = rare_group(frame) if "order" in frame.columns else None
+        # and the rare group (CelebA: Blond_Hair ∧ Male), whatever its rank
+        keep = ordered.index.isin(top.index) | (ordered["group"] == rare).to_numpy()
+        return ordered[keep].drop(columns=["_r", "_s"])
     return rows
 
 
@@ -101,10 +123,12 @@ VIEWS = {
     "class_impact": View(("variant", "class", "class_name", "n_examples", "dense_recall",
                           "compressed_recall", "normalized_change", "p_value", "q_value",
                           "significant", "significant_fdr"), _most_hurt_classes(),
-                         "The 5 most hurt classes of each variant (by normalized change)."),
+                         "The 5 most hurt classes of each variant (by normalized change).", 60),
     "overindex": View(("variant", "group", "n_examples", "n_cie", "share_eval", "share_cie",
-                       "overindex", "ci_low", "ci_high", "status"), _order_at_most(2),
-                      "Groups of at most two attributes."),
+                       "overindex", "ci_low", "ci_high", "status"), _most_overindexed(),
+                      "The 5 most over-indexed groups (at most two attributes) of each variant, "
+                      f"those with at least {MIN_EXAMPLES} examples and {MIN_CIES} CIEs first, "
+                      "and the rare group (the smallest intersection of two attributes).", 60),
     "group_rates": View(("variant", "group", "metric", "n_condition", "dense_mean", "dense_std",
                          "compressed_mean", "compressed_std", "absolute_change",
                          "relative_change_pct"), _rates,
@@ -158,11 +182,12 @@ VIEWS = {
 }
 
 
-def shown(name, frame):
-    """(the rows and columns of ``frame`` the page shows, a note on what was left out)."""
+def shown(name, frame, max_rows):
+    """(the rows and columns of ``frame`` the page shows, a note on what was left out, the
+    number of rows to show: ``max_rows`` or, for a per-variant view, up to its own)."""
     view = VIEWS.get(name)
     if view is None:
-        return frame, ""
+        return frame, "", max_rows
     rows = frame if view.rows is None else view.rows(frame)
     columns = [c for c in view.columns if c in rows.columns]
     left = len(frame.columns) - len(columns) if columns else 0
@@ -170,4 +195,4 @@ def shown(name, frame):
     if left:
         note = (note + " " if note else "") + f"{left} more column{'s' if left != 1 else ''} " \
             "in the CSV."
-    return (rows[columns] if columns else rows), note
+    return (rows[columns] if columns else rows), note, max(max_rows, view.max_rows)

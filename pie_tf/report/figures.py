@@ -10,6 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window, also on machines with a display
 
+import matplotlib.lines  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -238,6 +241,10 @@ def overindex_figure(overindex, *, ratio="overindex", low="ci_low", high="ci_hig
                         color="#999999")
     ax.set_xscale("log")
     ax.set_xlim(lo_lim, hi_lim)
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+             if lo_lim <= t <= hi_lim]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
     if 0 < n_strong < len(groups):
         line = base - 0.17
@@ -252,8 +259,11 @@ def overindex_figure(overindex, *, ratio="overindex", low="ci_low", high="ci_hig
             label.set_color("#888888")
     ax.set_xlabel("share among CIEs / share in evaluation set (log scale)")
     ax.set_title("Over-indexing of groups among compression-identified exemplars", fontsize=10)
-    if variants != [None]:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if variants != [None]:  # every variant, also one without a supported group
+        handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="none", color=cmap(k))
+                   for k in range(len(variants))]
+        ax.legend(handles, [str(v) for v in variants], fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="x", alpha=0.3, which="both")
     fig.tight_layout()
     return fig
@@ -349,8 +359,11 @@ def group_rates_figure(group_rates, *, metrics=("false_positive_rate", "false_ne
         ax.set_title(f"{name}: change from dense, per group", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=7)
-    axes[0, -1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(6, len(labels)),
+               frameon=False)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
     return fig
 
 
