@@ -83,6 +83,8 @@ def _paired(frame):
 def _rates(frame):
     """Single attributes; FPR and FNR only where the target is binary (error rate in the CSV)."""
     frame = _order_at_most(1)(frame)
+    if "order" not in frame.columns and "group" in frame.columns:
+        frame = frame[~frame["group"].astype(str).str.contains("∧")]
     if "metric" in frame.columns and {"false_positive_rate", "false_negative_rate"} & set(
             frame["metric"]):
         frame = frame[frame["metric"] != "error_rate"]
@@ -106,7 +108,7 @@ def _sizes(frame):
         return frame
     numeric = [c for c in frame.columns if c not in ("variant", "seed")
                and np.issubdtype(frame[c].dtype, np.number)]
-    out = frame.groupby("variant", sort=False)[numeric].mean().reset_index()
+    out = frame.groupby("variant", sort=False)[numeric].mean().round().reset_index()
     out.insert(1, "n_members", frame.groupby("variant", sort=False).size().to_numpy())
     return out
 
@@ -171,10 +173,9 @@ VIEWS = {
                          "Single attributes, all examples and the classes significant after "
                          "Benjamini-Hochberg."),
     "group_rate_intervals": View(("variant", "group", "metric", "dense_rate", "absolute_change",
-                                  "change_ci_low", "change_ci_high", "status"),
-                                 lambda f: f[~f["group"].astype(str).str.contains("∧")]
-                                 if "group" in f.columns else f,
-                                 "Single attributes; intersections are in the CSV."),
+                                  "change_ci_low", "change_ci_high", "status"), _rates,
+                                 "Single attributes, FPR and FNR (binary targets); "
+                                 "intersections and error rates are in the CSV."),
     "forgetting_curve": View(("population", "kind", "sparsity", "top1", "top1_std",
                               "cie_fraction", "disagreement", "worst_group", "worst_rate",
                               "rare_group", "rare_overindex", "rare_ci_low", "rare_ci_high",

@@ -57,8 +57,13 @@ def table_html(frame, *, max_rows=40, csv_name=None, float_format="{:.4g}", note
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"`frame` must be a pandas DataFrame; got {type(frame).__name__}.")
     shown = frame.head(max_rows)
+    def number(value):  # whole numbers (bytes, counts stored as float) in full
+        if float(value).is_integer() and abs(value) < 1e12:
+            return f"{value:.0f}"
+        return float_format.format(value)
+
     body = shown.to_html(classes="pie-table", index=False, border=0, na_rep="–",
-                         float_format=float_format.format, escape=True)
+                         float_format=number, escape=True)
     # long column names may break after an underscore (the name itself is unchanged)
     body = re.sub(r"<th>([^<]*)</th>", lambda m: "<th>" + m.group(1).replace("_", "_<wbr>")
                   + "</th>", body)
