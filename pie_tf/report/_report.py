@@ -192,8 +192,23 @@ def _as_tables(audit):
     return {k: v for k, v in tables.items() if v is not None}
 
 
-def _exemplar_figures(pie, images, class_names, max_exemplars, variants):
-    """One grid per variant of the first ``max_exemplars`` exemplars whose image is known."""
+def _protected_columns(pie, overindex):
+    """The pie table's columns of the audit's single attributes, less the target itself."""
+    if overindex is None or not {"order", "attributes"} <= set(overindex.columns):
+        return []
+    names = [str(a) for a in pd.unique(overindex.loc[overindex["order"] == 1, "attributes"])]
+    out = []
+    for name in names:
+        if name in pie.columns:
+            values = pie[name].astype(bool).to_numpy()
+            if not np.array_equal(values, pie["label"].to_numpy() == 1):  # not the target
+                out.append(name)
+    return out
+
+
+def _exemplar_figures(pie, images, class_names, max_exemplars, variants, protected=()):
+    """One grid per variant of the first ``max_exemplars`` exemplars whose image is known,
+    each captioned with its labels and its protected attributes."""
     if images is None or pie is None or pie.empty:
         return []
     _fig.require_columns(pie, ["id", "label", "dense_mode", "compressed_mode", "cie"], "pie")
@@ -209,12 +224,18 @@ def _exemplar_figures(pie, images, class_names, max_exemplars, variants):
         rows = rows[[i in images for i in rows["id"]]].head(max_exemplars)
         if rows.empty:
             continue
+        notes = None
+        if protected:
+            notes = [", ".join(name if row[name] else f"not {name}" for name in protected)
+                     for _, row in rows.iterrows()]
         fig = _fig.exemplar_grid_figure(
             np.stack([np.asarray(images[i]) for i in rows["id"]]), rows["label"],
             rows["dense_mode"], rows["compressed_mode"], class_names=class_names,
-            title=None if variant is None else f"exemplars of {variant}")
+            title=None if variant is None else f"exemplars of {variant}", notes=notes)
         caption = (f"{len(rows)} exemplars" + ("" if variant is None else f" of {variant}")
-                   + ": true / dense modal / compressed modal label (red: compressed is wrong).")
+                   + ", most changed first: true / dense modal / compressed modal label (red: "
+                   "compressed is wrong)" + (f", then {', '.join(protected)}." if protected
+                                             else "."))
         out.append((f"exemplars{'' if variant is None else '_' + _slug(variant)}", fig, caption))
     return out
 
@@ -366,7 +387,8 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
         if spec.table == "pie":
             ordered = _statistics.sort_exemplars(frame, tables.get("exemplar_scores"))
             figs.extend(save(*item) for item in _exemplar_figures(
-                ordered, images, class_names, max_exemplars, exemplar_variants))
+                ordered, images, class_names, max_exemplars, exemplar_variants,
+                _protected_columns(ordered, tables.get("overindex"))))
             frame = ordered
         sections.append(dict(id=spec.table, heading=spec.heading, text=spec.text, figures=figs,
                              tables=[compact(spec.table, frame)]))

@@ -423,8 +423,9 @@ def corruption_error_figure(robustness, *, summary=None, x=None, error="error_me
 
 
 def exemplar_grid_figure(images, true_labels, dense_labels, compressed_labels, *,
-                         class_names=None, columns=6, title=None):
-    """A grid of exemplar images captioned true / dense / compressed label.
+                         class_names=None, columns=6, title=None, notes=None):
+    """A grid of exemplar images captioned true / dense / compressed label (and ``notes``, one
+    line per image, e.g. its protected attributes).
 
     Parameters
     ----------
@@ -449,6 +450,9 @@ def exemplar_grid_figure(images, true_labels, dense_labels, compressed_labels, *
     if any(len(v) != len(images) for v in labels):
         raise ValueError(f"labels must have one entry per image ({len(images)}); got "
                          f"{[len(v) for v in labels]}.")
+    if notes is not None and len(notes) != len(images):
+        raise ValueError(f"`notes` must have one entry per image ({len(images)}); got "
+                         f"{len(notes)}.")
 
     def name(label):
         return str(class_names[int(label)]) if class_names is not None else str(int(label))
@@ -456,7 +460,8 @@ def exemplar_grid_figure(images, true_labels, dense_labels, compressed_labels, *
     n = len(images)
     cols = min(columns, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.15 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, (2.6 if notes else 2.2) * rows),
+                             squeeze=False)
     for k, ax in enumerate(axes.reshape(-1)):
         ax.axis("off")
         if k >= n:
@@ -466,7 +471,8 @@ def exemplar_grid_figure(images, true_labels, dense_labels, compressed_labels, *
             image = np.clip(image, 0.0, 1.0)
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         t, d, c = (name(v[k]) for v in labels)
-        ax.set_title(f"true {t}\ndense {d}\ncompr. {c}", fontsize=7,
+        note = f"\n{notes[k]}" if notes is not None else ""
+        ax.set_title(f"true {t}\ndense {d}\ncompr. {c}{note}", fontsize=7,
                      color=_SIGNIFICANT if c != t else "black")
     if title:
         fig.suptitle(title, fontsize=10)

@@ -189,3 +189,27 @@ def test_overindex_figure_log_scale_and_weak_groups_apart():
     assert re.match(r"#?[0-9a-f]*", str(ax.get_yticklabels()[-1].get_color()))
     assert ax.get_yticklabels()[-1].get_color() != ax.get_yticklabels()[0].get_color()
     plt.close(figure)
+
+
+def test_exemplar_grid_names_labels_and_protected_attributes(study, tmp_path):
+    tables, labels, *_ = study
+    pie = tables["pie"]
+    cie = pie[(pie["variant"] == "prune@0.9") & pie["cie"]].head(4)
+    images = {i: np.zeros((8, 8), np.uint8) + 40 * k for k, i in enumerate(cie["id"])}
+    report = pie_tf.report.write_report(tables, tmp_path, images=images,
+                                        class_names=["not Blond_Hair", "Blond_Hair"],
+                                        exemplar_variants=["prune@0.9"])
+    assert "exemplars_prune_0_9" in report.figures
+    figure = fig.exemplar_grid_figure(
+        np.stack(list(images.values())), cie["label"], cie["dense_mode"],
+        cie["compressed_mode"], class_names=["not Blond_Hair", "Blond_Hair"],
+        notes=["Male, not Young"] * len(cie))
+    first = figure.axes[0].get_title()
+    row = cie.iloc[0]
+    names = ["not Blond_Hair", "Blond_Hair"]
+    assert first == (f"true {names[row.label]}\ndense {names[row.dense_mode]}\n"
+                     f"compr. {names[row.compressed_mode]}\nMale, not Young")
+    plt.close(figure)
+    page = report.html.read_text(encoding="utf-8")
+    assert "most changed first: true / dense modal / compressed modal label" in page
+    assert "then Male, Young." in page   # the protected attributes, not the target
