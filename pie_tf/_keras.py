@@ -21,7 +21,7 @@ import tf_keras as keras
 
 __all__ = ["keras", "tf", "check_model", "is_keras3_model", "keras3", "keras_of",
            "is_model", "flavour", "weight_name", "tf_variable", "TF_KERAS", "KERAS3",
-           "Callback", "callback_classes", "KerasSaveable"]
+           "Callback", "callback_classes", "KerasSaveable", "input_spec"]
 
 TF_KERAS, KERAS3 = "tf_keras", "keras3"
 
@@ -71,6 +71,16 @@ def is_model(obj) -> bool:
     """Whether ``obj`` is a model of either Keras."""
     return isinstance(obj, keras.Model) or (
         _keras3 is not None and isinstance(obj, _keras3.Model))
+
+
+def input_spec(model):
+    """(shape without the batch dimension, numpy dtype) of ``model``'s first input, either Keras.
+
+    A Keras 3 input is a ``KerasTensor`` (a shape tuple and a dtype name), a tf_keras one a
+    symbolic tensor (a ``TensorShape`` and a ``tf.DType``).
+    """
+    spec = model.inputs[0]
+    return tuple(spec.shape)[1:], tf.as_dtype(spec.dtype).as_numpy_dtype
 
 
 def callback_classes(name):

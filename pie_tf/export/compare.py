@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pie_tf._keras import check_model, tf
+from pie_tf._keras import check_model, input_spec, tf
 from pie_tf._probabilities import (
     as_probabilities, check_kind, looks_like_probabilities, renormalize)
 from pie_tf.audit import label_loyalty, probability_loyalty
@@ -130,7 +130,7 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
 
     Parameters
     ----------
-    keras_model : tf_keras.Model
+    keras_model : keras.Model or tf_keras.Model
         The model the flatbuffer was exported from (dense, pruned or QAT).
     tflite_model : TFLiteModel
         From :func:`pie_tf.export_tflite` or :meth:`TFLiteModel.load`.
@@ -154,7 +154,7 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
     -------
     DeploymentComparison
     """
-    check_model(keras_model, "keras_model")
+    check_model(keras_model, "keras_model", allow_keras3=True)
     if not isinstance(tflite_model, TFLiteModel):
         raise TypeError("`tflite_model` must be a pie_tf TFLiteModel (from pie_tf.export_tflite or "
                         f"TFLiteModel.load); got {type(tflite_model).__name__}.")
@@ -167,8 +167,8 @@ def compare_deployment(keras_model, tflite_model, data, *, labels=None, ids=None
     if len(keras_model.inputs) != 1 or len(keras_model.outputs) != 1:
         raise ValueError("compare_deployment supports models with one input and one output.")
 
-    rank = len(keras_model.inputs[0].shape) - 1
-    dtype = keras_model.inputs[0].dtype.as_numpy_dtype
+    shape, dtype = input_spec(keras_model)
+    rank = len(shape)
     keras_probs, tflite_probs, all_labels, all_ids = [], [], [], []
     kind, first_example, position = outputs, None, 0
     for x, y, chunk_ids in iter_examples(data, rank, input_key=input_key, label_key=label_key,

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from pie_tf._keras import check_model, tf
+from pie_tf._keras import check_model, input_spec, tf
 from pie_tf.errors import InvalidArgumentError
 from pie_tf.export._examples import iter_examples
 from pie_tf.export._runtime import MODES, RUNTIME, TFLiteModel
@@ -39,8 +39,7 @@ def _model_input(model):
     if len(model.inputs) != 1:
         raise ValueError(f"`model` has {len(model.inputs)} inputs; export_tflite supports models "
                          "with a single input tensor.")
-    spec = model.inputs[0]
-    return tuple(spec.shape[1:]), spec.dtype.as_numpy_dtype
+    return input_spec(model)
 
 
 def _representative_dataset(data, model, num_examples, input_key):
@@ -74,12 +73,13 @@ def _representative_dataset(data, model, num_examples, input_key):
 def export_tflite(model, mode: str = "float32", representative_data=None,
                   num_calibration_examples: int = 100, *, input_key: str = "image",
                   int8_io: bool = True, sparse_format: bool = False):
-    """Convert a tf_keras model (dense, pruned or QAT) to a TFLite flatbuffer.
+    """Convert a Keras 3 or tf_keras model (dense, pruned or QAT) to a TFLite flatbuffer.
 
     Parameters
     ----------
-    model : tf_keras.Model
-        Sequential or functional, one input. Pruned models must be stripped of tfmot's pruning
+    model : keras.Model or tf_keras.Model
+        Sequential or functional, one input (Keras 3: on the TensorFlow backend; the converter
+        takes it through ``tf.lite.TFLiteConverter.from_keras_model`` as it takes tf_keras). Pruned models must be stripped of tfmot's pruning
         wrappers (``pie_tf.PruneCallback`` does that after fit). A QAT model from
         :func:`pie_tf.quantize` exports only as ``mode="int8"``: it is trained for its integer
         form, and its fake-quant ops would turn any other mode into an integer model anyway.
@@ -105,7 +105,7 @@ def export_tflite(model, mode: str = "float32", representative_data=None,
     -------
     TFLiteModel
     """
-    check_model(model, "model")
+    check_model(model, "model", allow_keras3=True)
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}; got {mode!r}.")
     if (isinstance(num_calibration_examples, bool) or not isinstance(num_calibration_examples,

@@ -1,10 +1,12 @@
 """Fixtures for the export tests: a small functional ResNet (BatchNorm + Add) trained for a few
 steps on a learnable synthetic task, and its flatbuffers in every mode, built once per session
-because each TFLite conversion takes seconds."""
+because each TFLite conversion takes seconds. The model is built once with each Keras (Keras 3 and
+tf_keras), so every test taking it runs for both."""
 import numpy as np
 import pytest
 
-from pie_tf._keras import keras
+import keras as keras3
+import tf_keras
 
 N_CLASSES = 4
 
@@ -21,7 +23,7 @@ def make_images(n, seed):
     return images[..., None].astype(np.float32), labels
 
 
-def build_resnet(width=16):
+def build_resnet(width=16, keras=tf_keras):
     inputs = keras.Input((16, 16, 1))
     x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)
     x = keras.layers.BatchNormalization(momentum=0.9)(x)
@@ -42,12 +44,14 @@ def data():
     return make_images(256, seed=1)
 
 
-@pytest.fixture(scope="session")
-def trained_resnet(data):
+@pytest.fixture(scope="session", params=["keras3", "tf_keras"])
+def trained_resnet(request, data):
+    keras = {"keras3": keras3, "tf_keras": tf_keras}[request.param]
     keras.utils.set_random_seed(0)
-    model = build_resnet()
+    model = build_resnet(keras=keras)
     model.compile(keras.optimizers.Adam(1e-2),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
     model.fit(*data, epochs=4, batch_size=32, verbose=0)
     return model
 

@@ -1,4 +1,5 @@
-"""export_tflite and TFLiteModel on a small functional ResNet (BatchNorm + Add)."""
+"""export_tflite and TFLiteModel on a small functional ResNet (BatchNorm + Add), built with Keras 3
+and with tf_keras (the conftest fixture runs each test taking it for both)."""
 import gzip
 import zlib
 
@@ -139,11 +140,37 @@ def test_bad_input_is_rejected_clearly(trained_resnet, exported, data):
         TFLiteModel(b"")
 
 
-def test_keras3_model_gets_the_check_model_error():
-    import keras as keras3  # TensorFlow 2.21 installs Keras 3 beside tf_keras
-    assert keras3.__version__.startswith("3")
+@pytest.mark.slow
+def test_keras3_applications_model_pruned_and_exported_int8_keeps_its_zeros():
+    import keras as keras3
+
+    keras3.utils.set_random_seed(0)
+    backbone = keras3.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35,
+                                               include_top=False, weights=None)
+    inputs = keras3.Input((32, 32, 3))
+    x = keras3.layers.GlobalAveragePooling2D()(backbone(inputs))
+    model = keras3.Model(inputs, keras3.layers.Dense(4)(x))
+    model.compile("adam", keras3.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(32, 32, 32, 3)).astype(np.float32)
+    model.fit(images, rng.integers(0, 4, 32), batch_size=16, epochs=1, verbose=0,
+              callbacks=[pie_tf.PruneCallback(0.8, frequency=1)])
+    exported = export_tflite(model, "int8", representative_data=images)
+    assert exported.num_calibration_examples == 32
+    out = exported.predict(images)
+    reference = model.predict(images, verbose=0)
+    assert out.shape == reference.shape
+    assert np.abs(out - reference).max() <= 0.1 * np.abs(reference).max() + 1e-3
+    # the pruned kernels' zeros survive int8 quantization
+    assert exported.weight_sparsity().attrs["overall"] >= 0.5
+
+
+def test_keras3_on_another_backend_is_refused(monkeypatch):
+    import keras as keras3
+
     model = keras3.Sequential([keras3.Input((4,)), keras3.layers.Dense(2)])
-    with pytest.raises(TypeError, match="Keras 3"):
+    monkeypatch.setattr(keras3.backend, "backend", lambda: "torch")
+    with pytest.raises(TypeError, match="'torch' backend.*TensorFlow backend only"):
         pie_tf.export_tflite(model)
 
 
