@@ -57,7 +57,7 @@ def policy_scope(keras, name):
 def computes_in(model, dtype):
     """True when some layer of ``model`` (nested models included) computes in ``dtype``."""
     return any(getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None) == dtype
-               for layer in model.submodules)
+               for layer in model._flatten_layers(include_self=True, recursive=True))
 
 
 def uses_mixed_precision(model):

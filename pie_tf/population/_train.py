@@ -6,13 +6,14 @@ Compression comes from pie_tf's own APIs: ``PruneCallback`` and ``clone_dense`` 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
 import numpy as np
 
 from pie_tf import _precision
-from pie_tf._keras import check_model, keras, tf
+from pie_tf._keras import check_model, keras, keras3, keras_of, tf
 from pie_tf._probabilities import renormalize
 
 __all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_model", "fit",
@@ -23,17 +24,36 @@ __all__ = ["set_seed", "build_model", "supervised", "train_batches", "compile_mo
 IMAGE, LABEL, ID, ATTRIBUTES = "image", "label", "id", "attributes"
 
 
+def _kerases():
+    return [keras] + ([keras3()] if keras3() is not None else [])
+
+
 def set_seed(seed):
-    """Seed Python, numpy and TensorFlow's global generator (what Keras initialisers draw from)."""
-    keras.utils.set_random_seed(int(seed))
+    """Seed Python, numpy, TensorFlow's global generator and Keras 3's (what initialisers draw
+    from: tf_keras's draw from TensorFlow's, Keras 3's from its own global seed)."""
+    for k in _kerases():
+        k.utils.set_random_seed(int(seed))
+
+
+@contextlib.contextmanager
+def _policy(policy):
+    """The dtype policy for models of either Keras (``model_fn`` may build with either)."""
+    with contextlib.ExitStack() as stack:
+        for k in _kerases():
+            stack.enter_context(_precision.policy_scope(k, policy))
+        yield
 
 
 def build_model(model_fn, recipe, *, quantized=False):
-    """``model_fn()`` under the recipe's dtype policy (float32 for a QAT structure)."""
+    """``model_fn()`` under the recipe's dtype policy (float32 for a QAT structure).
+
+    ``model_fn`` may return a Keras 3 (TensorFlow backend) or a tf_keras model; every later step
+    (optimizer, schedules, copies) uses the model's own Keras.
+    """
     policy = "float32" if quantized else recipe.mixed_precision
-    with _precision.policy_scope(keras, policy):
+    with _policy(policy):
         model = model_fn()
-    check_model(model, "model_fn()")
+    check_model(model, "model_fn()", allow_keras3=True)
     return model
 
 
@@ -96,7 +116,7 @@ def train_batches(ds, recipe, seed):
     return ds.with_options(options)
 
 
-def _schedule(peak, kind, total_steps):
+def _schedule(peak, kind, total_steps, keras=keras):
     if kind == "cosine":
         return keras.optimizers.schedules.CosineDecay(peak, decay_steps=max(total_steps, 1))
     if kind == "step":
@@ -109,7 +129,8 @@ def _schedule(peak, kind, total_steps):
 def compile_model(model, recipe, *, learning_rate, total_steps, loss=None, metrics=None):
     """Compile with the recipe's optimizer and schedule (sparse cross-entropy, accuracy, unless
     ``loss`` / ``metrics`` are given)."""
-    lr = _schedule(learning_rate, recipe.lr_schedule, total_steps)
+    keras = keras_of(model)
+    lr = _schedule(learning_rate, recipe.lr_schedule, total_steps, keras)
     decay = recipe.weight_decay or None
     if recipe.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
@@ -122,7 +143,9 @@ def compile_model(model, recipe, *, learning_rate, total_steps, loss=None, metri
     quantized = is_quantization_aware(model)
     if not quantized and _precision.computes_in(model, "float16"):
         # float16 gradients underflow without loss scaling (bfloat16 has float32's range)
-        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+        scaler = getattr(keras.mixed_precision, "LossScaleOptimizer", None) or \
+            keras.optimizers.LossScaleOptimizer
+        optimizer = scaler(optimizer)
     model.compile(optimizer=optimizer,
                   loss=loss if loss is not None else
                   keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits),
@@ -135,8 +158,9 @@ def compile_model(model, recipe, *, learning_rate, total_steps, loss=None, metri
 def fit(model, batches, recipe, *, epochs, steps, callbacks=()):
     """``model.fit`` for ``epochs`` x ``steps``; returns the seconds it took."""
     start = time.perf_counter()
+    # shuffle=False: `batches` is shuffled already (Keras 3 warns about shuffle=True on a dataset)
     model.fit(batches, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks),
-              verbose=recipe.verbose)
+              verbose=recipe.verbose, shuffle=False)
     return time.perf_counter() - start
 
 
@@ -180,7 +204,7 @@ def fine_tune_pruned(dense, train_data, recipe, seed, target_sparsity):
     from pie_tf.compress.pruning import clone_dense
     set_seed(seed)
     # PruneCallback prunes in place: never the dense member itself; the copy keeps its policy
-    with _precision.policy_scope(keras, recipe.mixed_precision):
+    with _precision.policy_scope(keras_of(dense), recipe.mixed_precision):
         model = clone_dense(dense)
     return model, _fine_tune(model, train_data, recipe, seed,
                              [_prune_callback(target_sparsity, recipe)])
@@ -226,7 +250,7 @@ def fine_tune_mitigated(dense, train_data, recipe, seed, target_sparsity, mitiga
     from pie_tf.compress.pruning import clone_dense
     data, loss, metrics = mitigation_data(dense, train_data, recipe, mitigation)
     set_seed(seed)
-    with _precision.policy_scope(keras, recipe.mixed_precision):
+    with _precision.policy_scope(keras_of(dense), recipe.mixed_precision):
         model = clone_dense(dense)
     return model, _fine_tune(model, data, recipe, seed,
                              [_prune_callback(target_sparsity, recipe)], loss=loss, metrics=metrics)
@@ -239,7 +263,7 @@ def fine_tune_qat(dense, train_data, recipe, seed):
     from pie_tf.compress.quantize import quantize
     set_seed(seed)
     with dense.distribute_strategy.scope():
-        model = quantize(_precision.float32_copy(keras, clone_dense(dense)))
+        model = quantize(_precision.float32_copy(keras_of(dense), clone_dense(dense)))
     return model, _fine_tune(model, train_data, recipe, seed, [], epochs=recipe.qat_epochs)
 
 
@@ -252,7 +276,7 @@ def export(model, mode, calibration):
     """``pie_tf.export_tflite`` of ``model``; int8 is calibrated on ``calibration`` images."""
     from pie_tf.export.tflite import export_tflite
     # float16 compute ops are no TFLite builtins: convert a float32 copy of the same weights
-    return export_tflite(_precision.float32_copy(keras, model), mode,
+    return export_tflite(_precision.float32_copy(keras_of(model), model), mode,
                          representative_data=calibration if mode == "int8" else None,
                          num_calibration_examples=max(len(calibration), 1))
 

@@ -35,7 +35,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from pie_tf._keras import tf
+from pie_tf._keras import KERAS3, flavour, tf
 from pie_tf.errors import CheckpointError, ConfigMismatchError, InvalidArgumentError
 from pie_tf.population import _identity, _train
 from pie_tf.population.recipe import Recipe
@@ -66,6 +66,41 @@ class MemberResult:
     seed: int
     status: str
     seconds: float
+
+
+# Variants whose training runs on tfmot's QAT or pie_tf.mitigation's tf_keras losses and metrics.
+_TF_KERAS_ONLY = ("qat_int8", "prune_kd", "prune_rw", "prune_gw")
+
+
+def _refuse_tf_keras_only_variants(model, variants):
+    """A Keras 3 ``model_fn`` takes dense, pruned and TFLite variants; say so before training."""
+    if flavour(model) != KERAS3:
+        return
+    refused = [v.name for v in variants if v.kind in _TF_KERAS_ONLY]
+    if refused:
+        raise InvalidArgumentError(
+            f"`model_fn()` builds Keras 3 models, and variants {refused} need tf_keras models "
+            "(quantization-aware training runs on tfmot; the mitigated fine-tunes on "
+            "pie_tf.mitigation's tf_keras losses). With Keras 3 use dense, prune@S, "
+            "prune_ft@S and their TFLite exports (e.g. prune@0.9+tflite_int8: post-training int8), "
+            "or build the model with tf_keras.")
+
+
+def _save_weights(model, prefix):
+    """A member's weights at ``prefix``: a TF checkpoint (tf_keras) or ``prefix.weights.h5``
+    (Keras 3, whose ``save_weights`` writes its own h5 format only)."""
+    if flavour(model) == KERAS3:
+        tf.io.gfile.makedirs(prefix.rsplit("/", 1)[0])   # tf_keras's writer makes it itself
+        model.save_weights(prefix + ".weights.h5")
+    else:
+        model.save_weights(prefix)
+
+
+def _load_weights(model, prefix):
+    if flavour(model) == KERAS3:
+        model.load_weights(prefix + ".weights.h5")
+    else:
+        model.load_weights(prefix).expect_partial()
 
 
 def _versions():
@@ -364,6 +399,7 @@ class Population:
         """
         if self._identity is None:
             model = _train.build_model(self.model_fn, self.recipe)
+            _refuse_tf_keras_only_variants(model, self.variants)
             # a model that does not fit the data fails here, before any training
             _train.check_input_fits(model, self.train_data, "train_data")
             for name, ds in self.eval_data.items():
@@ -707,7 +743,7 @@ class _GroupRun:
             model = self._structure(variant)
         prefix = self._checkpoint_prefix(variant)
         try:
-            model.load_weights(prefix).expect_partial()
+            _load_weights(model, prefix)
         except (tf.errors.OpError, IndexError, ValueError, OSError) as err:
             # e.g. "IndexError: Read less bytes than requested" from a truncated data file
             folder = prefix.rsplit("/", 1)[0]
@@ -726,7 +762,7 @@ class _GroupRun:
         prefix = self._checkpoint_prefix(variant)
         if tf.io.gfile.exists(prefix + ".COMPLETE.json"):
             return
-        model.save_weights(prefix)
+        _save_weights(model, prefix)
         # the marker makes the checkpoint valid; a run killed while saving leaves none
         write_json(prefix + ".COMPLETE.json", {
             "format": _CHECKPOINT_FORMAT, "variant": variant.name, "seed": self.seed,

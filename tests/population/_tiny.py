@@ -1,7 +1,10 @@
 """A tiny population for tests: 8x8 images, 3 classes, a one-block Conv-BN-ReLU network."""
+import functools
+
 import numpy as np
 
-from pie_tf._keras import keras, tf
+from pie_tf._keras import keras as tf_keras
+from pie_tf._keras import tf
 from pie_tf.population import Recipe
 
 NUM_CLASSES = 3
@@ -23,7 +26,8 @@ def dataset(n, offset=0):
         "attributes": {"group": labels == 0}})
 
 
-def build_model():
+def build_model(keras=tf_keras):
+    """The tiny network, built with ``keras`` (tf_keras by default, or Keras 3)."""
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False)(inputs)
     x = keras.layers.BatchNormalization()(x)
@@ -37,10 +41,11 @@ RECIPE = Recipe(epochs=1, batch_size=16, learning_rate=0.05, fine_tune_learning_
                 calibration_examples=16, eval_batch_size=32)
 
 
-def population(store, **kwargs):
+def population(store, keras=tf_keras, **kwargs):
     from pie_tf.population import Population
     options = dict(recipe=RECIPE, seeds=[0], variants=["dense"], verbose=0)
     options.update(kwargs)
-    return Population(build_model, dataset(64), {"test": dataset(40, offset=1000)},
+    model_fn = build_model if keras is tf_keras else functools.partial(build_model, keras=keras)
+    return Population(model_fn, dataset(64), {"test": dataset(40, offset=1000)},
                       store=store, **options)
 

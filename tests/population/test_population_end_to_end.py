@@ -10,12 +10,14 @@ from pie_tf.store import PredictionStore
 from tests.population import _tiny
 
 
-def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
+def test_dense_pruned_and_exported_members_end_to_end(tmp_path, each_keras):
+    """For a model_fn building Keras 3 models and one building tf_keras models."""
+    keras = each_keras
     root = str(tmp_path / "store")
     # dense+tflite_float32 is exported after prune_ft@0.5 has fine-tuned (and pruned) its copy:
     # it matches the dense member only if the dense model was cloned before pruning.
     variants = ["dense", "prune_ft@0.5", "dense+tflite_float32"]
-    population = _tiny.population(root, variants=variants,
+    population = _tiny.population(root, keras, variants=variants,
                                   eval_info={"test": {"split": "test", "severity": 0}})
     assert population.members() == [("dense", 0), ("prune_ft@0.5", 0),
                                     ("dense+tflite_float32", 0)]
@@ -34,8 +36,11 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
     assert dense.probs.shape == (1, 40, 3)
     np.testing.assert_array_equal(dense.labels[0], np.argmax(dense.probs[0], axis=1))
     # the stored dense predictions are those of the dense weights kept for resuming
-    restored = _tiny.build_model()
-    restored.load_weights(f"{root}/checkpoints/dense/seed_0/weights").expect_partial()
+    restored = _tiny.build_model(keras)
+    if keras.__name__ == "tf_keras":
+        restored.load_weights(f"{root}/checkpoints/dense/seed_0/weights").expect_partial()
+    else:                                   # Keras 3 writes its own h5 format only
+        restored.load_weights(f"{root}/checkpoints/dense/seed_0/weights.weights.h5")
     np.testing.assert_allclose(dense.probs[0], restored.predict(images, verbose=0), atol=1e-3)
     exported = store.read("dense+tflite_float32", "test", fields=("probs",))
     np.testing.assert_allclose(exported.probs[0], dense.probs[0], atol=2e-3)
@@ -47,18 +52,38 @@ def test_dense_pruned_and_exported_members_end_to_end(tmp_path):
     assert info["timing"]["train_s"] > 0 and "tensorflow" in info["versions"]
     assert store.member_info("dense+tflite_float32", 0)["timing"]["tflite_bytes"] > 0
 
-    again = _tiny.population(root, variants=variants,
+    again = _tiny.population(root, keras, variants=variants,
                              eval_info={"test": {"split": "test", "severity": 0}}).run()
     assert again == [MemberResult(v, 0, "skipped", 0.0) for v in variants]
 
     # same seed, another store: the same predictions, bit for bit; and the restricted argmax
     # (ImageNet-A style) over classes 0 and 2 only
     other = str(tmp_path / "other")
-    _tiny.population(other, class_subsets={"test": [0, 2]}).run()
+    _tiny.population(other, keras, class_subsets={"test": [0, 2]}).run()
     repeat = PredictionStore(other).read("dense", "test", fields=("probs", "restricted_labels"))
     np.testing.assert_array_equal(repeat.probs, dense.probs)
     expected = [0 if p[0] >= p[2] else 2 for p in repeat.probs[0].astype(np.float32)]
     assert repeat.restricted_labels[0].tolist() == expected
+
+
+def test_keras3_members_pruned_during_training_and_int8_and_what_stays_tf_keras(tmp_path):
+    import keras
+
+    from pie_tf.errors import InvalidArgumentError
+
+    root = str(tmp_path / "store")
+    variants = ["prune@0.5", "prune@0.5+tflite_int8"]
+    results = _tiny.population(root, keras, variants=variants).run()
+    assert [r.status for r in results] == ["written"] * 2
+    store = PredictionStore(root)
+    keras_probs = store.read("prune@0.5", "test", fields=("probs",)).probs[0]
+    int8_probs = store.read("prune@0.5+tflite_int8", "test", fields=("probs",)).probs[0]
+    assert np.mean(keras_probs.argmax(1) == int8_probs.argmax(1)) >= 0.9
+    assert store.member_info("prune@0.5+tflite_int8", 0)["timing"]["tflite_bytes"] > 0
+    with pytest.raises(InvalidArgumentError, match=r"Keras 3 models, and variants "
+                                                   r"\['qat_int8', 'prune_kd@0.5'\] need tf_keras"):
+        _tiny.population(str(tmp_path / "other"), keras,
+                         variants=["dense", "qat_int8", "prune_kd@0.5"]).run()
 
 
 def test_variant_names_and_recipe_round_trip():
