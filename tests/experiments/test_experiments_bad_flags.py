@@ -21,7 +21,7 @@ def _flags(presets, tmp_path, *argv):
 @pytest.mark.parametrize("presets, argv, match", [
     (CELEBA_BIAS, ["--protected=Nope"], r"`--protected`: \['Nope'\] are not attributes"),
     (CELEBA_BIAS, ["--target=Nope"], r"`--target` 'Nope' is not the target of celeba_standin"),
-    (CELEBA_BIAS, ["--alpha=2"], r"`alpha` must be in \(0, 1\); got 2"),
+    (CELEBA_BIAS, ["--alpha=2"], r"`alpha` must be a number in \(0, 1\); got 2"),
     (CELEBA_BIAS, ["--n_bootstrap=-1"], "`n_bootstrap` must be a positive integer"),
     (CELEBA_BIAS, ["--members=0"], "`--members` must be an integer >= 1"),
     (CELEBA_BIAS, ["--sparsities=0.5,0.5"], "`sparsities` holds a sparsity twice"),
