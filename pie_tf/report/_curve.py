@@ -204,6 +204,7 @@ def _size_panel(ax, curve, y, err, label):
                 color="#8e44ad", capsize=3)
     for s, v, name in zip(size, values, rows["population"]):
         ax.annotate(str(name), (s, v), xytext=(4, 4), textcoords="offset points", fontsize=6)
+    ax.margins(x=0.25, y=0.15)  # room for the names
     ax.set_xlabel(f"TFLite size, KiB ({'gzip -9' if gzip else 'flatbuffer, no gzip recorded'})",
                   fontsize=8)
     ax.set_ylabel(label, fontsize=8)

@@ -457,7 +457,15 @@ def findings(tables, *, min_examples=MIN_EXAMPLES, min_cies=MIN_CIES, min_member
     for variant in _variants(tables):
         if pie_summary is not None and len(_rows(pie_summary, variant)):
             ps = _rows(pie_summary, variant)
-            out += _accuracy(ps, variant) + _cies(ps, variant)
+            accuracy = _accuracy(ps, variant)
+            size = _sizes(tables, variant)   # an audited TFLite variant (dense+tflite_int8)
+            if "tflite_gzip_bytes" in size:
+                first = accuracy[0]
+                accuracy[0] = dataclasses.replace(
+                    first, text=first.text[:-1] + f"; TFLite "
+                    f"{size['tflite_gzip_bytes'] / 1024:.1f} KiB gzipped.",
+                    numbers={**first.numbers, **size})
+            out += accuracy + _cies(ps, variant)
         if class_summary is not None and len(_rows(class_summary, variant)):
             out += _classes(_rows(class_summary, variant), _rows(impact, variant), variant,
                             max_classes)

@@ -101,6 +101,8 @@ def test_findings_first_with_the_tables_numbers_and_no_overflow(study, written, 
     # the deployment sentence: the export's numbers and its gzip size
     exported = texts[("prune@0.9+tflite_int8", "deployment")]
     assert "11.7 KiB gzipped" in exported
+    assert texts[("dense+tflite_int8", "accuracy")].endswith("; TFLite 39.1 KiB gzipped. "
+                                                             "[pie_summary]")
     # every sentence links to a section (or a table) of this page
     ids = set(sections) | set(page.headings["h3"])
     for attributes, _ in page.findings:
