@@ -31,17 +31,21 @@ def _order_at_most(k):
     return rows
 
 
-def _most_hurt_classes(per_variant=5):
+def _most_hurt_classes(per_variant=5, all_up_to=10):
+    """Every class when there are at most ``all_up_to``, else the ``per_variant`` most hurt
+    classes of each variant; sorted most hurt first."""
     def rows(frame):
         if "normalized_change" not in frame.columns:
             return frame
+        n_classes = frame["class"].nunique() if "class" in frame.columns else len(frame)
+        keep = n_classes if n_classes <= all_up_to else per_variant
         ordered = frame.sort_values("normalized_change", kind="stable")
         if "variant" not in frame.columns:
-            return ordered.head(per_variant)
+            return ordered.head(keep)
         rank = {v: i for i, v in enumerate(pd.unique(frame["variant"]))}
         ordered = ordered.assign(_r=ordered["variant"].map(rank)).sort_values("_r",
                                                                              kind="stable")
-        return ordered.groupby("variant", sort=False).head(per_variant).drop(columns="_r")
+        return ordered.groupby("variant", sort=False).head(keep).drop(columns="_r")
     return rows
 
 
@@ -125,7 +129,8 @@ VIEWS = {
     "class_impact": View(("variant", "class", "class_name", "n_examples", "dense_recall",
                           "compressed_recall", "normalized_change", "p_value", "q_value",
                           "significant", "significant_fdr"), _most_hurt_classes(),
-                         "The 5 most hurt classes of each variant (by normalized change).", 60),
+                         "Most hurt first; with more than 10 classes, the 5 most hurt of each "
+                         "variant.", 60),
     "overindex": View(("variant", "group", "n_examples", "n_cie", "share_eval", "share_cie",
                        "overindex", "ci_low", "ci_high", "status"), _most_overindexed(),
                       "The 5 most over-indexed groups (at most two attributes) of each variant, "
