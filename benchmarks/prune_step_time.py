@@ -1,8 +1,12 @@
 """Step time of plain fit, tfmot's pruning wrapper and PruneCallback, on a small or a big ResNet.
 
-    python benchmarks/prune_step_time.py [--model small_resnet|resnet50] [--rounds 20]
-        [--steps 30] [--batch 32] [--image_size 32] [--frequency 10] [--notfmot_wrapper]
-        [--notfmot_sort]
+    python benchmarks/prune_step_time.py [--model small_resnet|resnet50] [--keras 2|3]
+        [--rounds 20] [--steps 30] [--batch 32] [--image_size 32] [--frequency 10]
+        [--notfmot_wrapper] [--notfmot_sort]
+
+``--keras 3`` builds every model with Keras 3 (``import keras``, TensorFlow backend) instead of
+tf_keras: plain Keras 3 ``fit`` against Keras 3 ``fit`` with ``PruneCallback`` (tfmot's wrapper
+takes tf_keras models only, so it is left out).
 
 ``--model small_resnet`` (default): pie_tf's CIFAR-style ResNet-8 (78,714 parameters) on 32 px
 images. ``--model resnet50``: ``keras.applications.ResNet50(weights=None)`` (23.5 M prunable
@@ -38,12 +42,15 @@ from absl import app, flags
 
 import pie_tf
 import tensorflow as tf
-from pie_tf import keras, models
+from pie_tf import models
+from pie_tf._keras import Callback, keras3
+from pie_tf._keras import keras as tf_keras
+from pie_tf._tfmot import tfmot_sparsity
 from pie_tf.compress import masks
-from tensorflow_model_optimization.sparsity import keras as tfmot_sparsity
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "small_resnet", ["small_resnet", "resnet50"], "Model to train.")
+flags.DEFINE_enum("keras", "2", ["2", "3"], "Keras to build the models with: 2 (tf_keras) or 3.")
 flags.DEFINE_integer("rounds", None, "Rounds of one timed epoch per variant (default 20 for "
                      "small_resnet, 4 for resnet50).")
 flags.DEFINE_integer("steps", None, "Steps per epoch (default 30; resnet50: 10).")
@@ -67,7 +74,12 @@ def setting(name):
     return DEFAULTS[FLAGS.model][name] if value is None else value
 
 
+def chosen_keras():
+    return keras3() if FLAGS.keras == "3" else tf_keras
+
+
 def build_model(seed):
+    keras = chosen_keras()
     keras.utils.set_random_seed(seed)
     size = setting("image_size")
     if FLAGS.model == "resnet50":
@@ -75,10 +87,10 @@ def build_model(seed):
                                            classes=CLASSES, classifier_activation=None)
     # pie_tf's CIFAR-style ResNet-8: 3 stages x 1 basic block, 16/32/64 channels, logits.
     return models.small_resnet((size, size, 3), CLASSES, depth=8, width=16,
-                               classifier_activation=None)
+                               classifier_activation=None, keras=keras)
 
 
-class StepTimer(keras.callbacks.Callback):
+class StepTimer(Callback):
     """Seconds of every training step, and the pruning step count at each epoch's start."""
 
     def __init__(self, state=None):
@@ -106,6 +118,7 @@ def build_variant(name, schedule):
         callbacks.append(tfmot_sparsity.UpdatePruningStep())
     elif name in (PRUNE_CALLBACK, TFMOT_SORT):
         callbacks.append(pie_tf.PruneCallback(FLAGS.sparsity, schedule=schedule))
+    keras = chosen_keras()
     model.compile(keras.optimizers.SGD(0.05, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model, callbacks
@@ -128,7 +141,7 @@ def timed_epoch(model, callbacks, dataset):
     pruning = callbacks and isinstance(callbacks[0], pie_tf.PruneCallback)
     timer = StepTimer(callbacks[0]._state if pruning else None)
     model.fit(dataset, epochs=1, steps_per_epoch=setting("steps"), callbacks=callbacks + [timer],
-              verbose=0)
+              verbose=0, shuffle=False)
     return np.asarray(timer.seconds[0]), timer.first_step[0]
 
 
@@ -187,7 +200,8 @@ def main(argv):
                .cache().repeat().prefetch(tf.data.AUTOTUNE))
     schedule = tfmot_sparsity.ConstantSparsity(FLAGS.sparsity, begin_step=0, end_step=-1,
                                                frequency=frequency)
-    variants = (["plain fit"] + ["tfmot wrapper"] * FLAGS.tfmot_wrapper + [PRUNE_CALLBACK]
+    wrapper = FLAGS.tfmot_wrapper and FLAGS.keras == "2"      # tfmot wraps tf_keras models only
+    variants = (["plain fit"] + ["tfmot wrapper"] * wrapper + [PRUNE_CALLBACK]
                 + [TFMOT_SORT] * FLAGS.tfmot_sort)
     pruned = [v for v in variants if v in (PRUNE_CALLBACK, TFMOT_SORT)]
     built = {v: build_variant(v, schedule) for v in variants}
@@ -210,7 +224,8 @@ def main(argv):
     callback = built[PRUNE_CALLBACK][1][0]
     n_pruned = sum(int(tf.size(w)) for w in callback._weights)
     devices = [d.device_type for d in tf.config.list_logical_devices()]
-    print(f"{FLAGS.model} ({build_model(0).count_params():,} parameters, {n_pruned:,} pruned in "
+    print(f"{FLAGS.model}, Keras {chosen_keras().__version__} "
+          f"({build_model(0).count_params():,} parameters, {n_pruned:,} pruned in "
           f"{len(callback._weights)} tensors), {size} px, batch {batch}, {steps} "
           f"steps/epoch, {setting('rounds')} rounds of one epoch each, mask update every "
           f"{frequency} steps; devices: {devices}")
@@ -218,7 +233,7 @@ def main(argv):
         print(f"  {v:26s} median {np.median(times[v]) * 1e3:8.1f} ms/step   "
               f"(min {min(times[v]) * 1e3:7.1f}, max {max(times[v]) * 1e3:7.1f})   "
               f"final kernel sparsity {sparsity[v]:.4f}")
-    if FLAGS.tfmot_wrapper:
+    if wrapper:
         wrapper = np.asarray(times["tfmot wrapper"])
         print(f"  tfmot wrapper / plain fit at frequency {frequency}: "
               f"{np.median(wrapper / plain):.3f}x;  PruneCallback / tfmot wrapper: "

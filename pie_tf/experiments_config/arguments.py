@@ -12,6 +12,7 @@ import functools
 import os
 
 __all__ = ["load_split", "data_options", "data_info", "StudyData", "study_data", "model_fn",
+           "keras_version",
            "recipe", "seeds", "variants", "audit_options", "group_options", "population_stage",
            "MODEL_OPTIONS"]
 
@@ -164,8 +165,19 @@ def model_fn(config, input_shape, n_classes):
         raise ValueError(f"`--{foreign[0]}` is not an option of --model={name} (its options: "
                          f"{sorted(MODEL_OPTIONS[name]) or 'none'}).")
     kwargs = {MODEL_OPTIONS[name][key]: value for key, value in section.items()}
+    if keras_version(config) == 3:
+        from pie_tf._keras import keras3
+        kwargs["keras"] = keras3()
     return functools.partial(getattr(pie_tf.models, name), tuple(input_shape), n_classes,
                              **kwargs)
+
+
+def keras_version(config):
+    """``--keras``: 2 (tf_keras members, the default) or 3 (Keras 3 members)."""
+    version = config["population"].get("keras", 2)
+    if version not in (2, 3):
+        raise ValueError(f"`--keras` must be 2 (tf_keras) or 3 (Keras 3); got {version!r}.")
+    return version
 
 
 # preset keys of the population section passed to the Recipe as they are
@@ -227,6 +239,9 @@ def variants(config):
         dense models.
     deployments : list of (Variant, Variant)
         (Keras variant, its TFLite export) pairs audited for deployment-identified exemplars.
+
+    With ``--keras=3`` the QAT and mitigated variants are left out: tfmot's QAT and
+    pie_tf.mitigation take tf_keras models only (post-training TFLite variants stay).
     """
     from pie_tf.population import standard_variants
 
@@ -234,10 +249,12 @@ def variants(config):
     if section["prune_mode"] not in _PRUNING:
         raise ValueError(f"`--prune_mode` must be one of {sorted(_PRUNING)}; got "
                          f"{section['prune_mode']!r}.")
+    tf_keras = keras_version(config) == 2
     audited_all = standard_variants(section["sparsities"],
                                     pruning=_PRUNING[section["prune_mode"]],
-                                    qat=section["qat"], tflite=section["post_training"],
-                                    tflite_of=("dense",), mitigations=section["mitigations"])
+                                    qat=section["qat"] and tf_keras,
+                                    tflite=section["post_training"], tflite_of=("dense",),
+                                    mitigations=section["mitigations"] if tf_keras else ())
     audited = audited_all[1:]  # every variant but dense, which standard_variants puts first
     deployments = []
     if section["deploy_mode"]:

@@ -84,6 +84,8 @@ _CELEBA_PAPER = dict(
     model=dict(model="resnet18"),     # the paper's architecture
     population=dict(
         members=30,                   # the paper's population size per variant
+        keras=2,                      # the Keras members are built with: 2 (tf_keras) or 3
+                                      # (Keras 3; no QAT/mitigated variants, they need tfmot)
         epochs=10,                    # ours (the paper does not state its schedule in the text)
         batch_size=256,               # ours
         learning_rate=0.1,            # ours: SGD momentum 0.9, cosine decay
@@ -189,6 +191,8 @@ _IMAGENET_PAPER = dict(
     model=dict(model="resnet50"),     # the paper's architecture
     population=dict(
         members=30,                   # the paper's population size per sparsity
+        keras=2,                      # the Keras members are built with: 2 (tf_keras) or 3
+                                      # (Keras 3; no QAT/mitigated variants, they need tfmot)
         epochs=90,                    # ours: the standard ResNet-50 schedule
         batch_size=1024,              # ours
         learning_rate=0.4,            # ours: SGD momentum 0.9, cosine decay (0.1 per 256)

@@ -16,11 +16,20 @@ quantization-aware training, and residual sums are ``layers.Add`` (tfmot cannot 
 """
 from __future__ import annotations
 
-from pie_tf._keras import keras
+from pie_tf._keras import keras as tf_keras
+from pie_tf._keras import keras3
 
 __all__ = ["resnet18", "resnet50", "small_resnet"]
 
-layers = keras.layers
+
+def _keras(keras):
+    """The Keras to build with: tf_keras (None, the default), or the ``keras`` module given."""
+    if keras is None:
+        return tf_keras
+    if keras is tf_keras or keras is keras3():
+        return keras
+    raise ValueError(f"`keras` must be None (tf_keras), the tf_keras module or the Keras 3 "
+                     f"module (`import keras`); got {keras!r}.")
 
 
 def _check(input_shape, n_classes, min_size):
@@ -36,37 +45,37 @@ def _check(input_shape, n_classes, min_size):
     return shape
 
 
-def _conv_bn(x, filters, kernel, stride, name, relu=True):
+def _conv_bn(layers, x, filters, kernel, stride, name, relu=True):
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
                       kernel_initializer="he_normal", name=f"{name}_conv")(x)
     x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def _shortcut(x, filters, stride, name):
+def _shortcut(layers, x, filters, stride, name):
     if stride == 1 and x.shape[-1] == filters:
         return x
-    return _conv_bn(x, filters, 1, stride, f"{name}_proj", relu=False)
+    return _conv_bn(layers, x, filters, 1, stride, f"{name}_proj", relu=False)
 
 
-def _basic_block(x, filters, stride, name):
-    shortcut = _shortcut(x, filters, stride, name)
-    y = _conv_bn(x, filters, 3, stride, f"{name}_1")
-    y = _conv_bn(y, filters, 3, 1, f"{name}_2", relu=False)
+def _basic_block(layers, x, filters, stride, name):
+    shortcut = _shortcut(layers, x, filters, stride, name)
+    y = _conv_bn(layers, x, filters, 3, stride, f"{name}_1")
+    y = _conv_bn(layers, y, filters, 3, 1, f"{name}_2", relu=False)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def _bottleneck_block(x, filters, stride, name):
-    shortcut = _shortcut(x, 4 * filters, stride, name)
-    y = _conv_bn(x, filters, 1, 1, f"{name}_1")
-    y = _conv_bn(y, filters, 3, stride, f"{name}_2")
-    y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", relu=False)
+def _bottleneck_block(layers, x, filters, stride, name):
+    shortcut = _shortcut(layers, x, 4 * filters, stride, name)
+    y = _conv_bn(layers, x, filters, 1, 1, f"{name}_1")
+    y = _conv_bn(layers, y, filters, 3, stride, f"{name}_2")
+    y = _conv_bn(layers, y, 4 * filters, 1, 1, f"{name}_3", relu=False)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def _head(x, n_classes, classifier_activation):
+def _head(layers, x, n_classes, classifier_activation):
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dense(n_classes, name="logits")(x)
     if classifier_activation is not None:
@@ -76,19 +85,22 @@ def _head(x, n_classes, classifier_activation):
 
 
 def _imagenet_resnet(input_shape, n_classes, block, blocks_per_stage, name,
-                     classifier_activation):
+                     classifier_activation, keras):
+    keras = _keras(keras)
+    layers = keras.layers
     shape = _check(input_shape, n_classes, min_size=32)
     inputs = keras.Input(shape=shape, name="image")
-    x = _conv_bn(inputs, 64, 7, 2, "stem")
+    x = _conv_bn(layers, inputs, 64, 7, 2, "stem")
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, blocks in enumerate(blocks_per_stage):
         for b in range(blocks):
             stride = 2 if stage > 0 and b == 0 else 1
-            x = block(x, 64 * 2 ** stage, stride, f"stage{stage + 1}_block{b + 1}")
-    return keras.Model(inputs, _head(x, n_classes, classifier_activation), name=name)
+            x = block(layers, x, 64 * 2 ** stage, stride, f"stage{stage + 1}_block{b + 1}")
+    return keras.Model(inputs, _head(layers, x, n_classes, classifier_activation), name=name)
 
 
-def resnet18(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation="softmax"):
+def resnet18(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation="softmax",
+             keras=None):
     """ResNet-18 (basic blocks, 2-2-2-2), as Hooker et al. use on CelebA.
 
     Parameters
@@ -98,26 +110,30 @@ def resnet18(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation
     n_classes : int
     classifier_activation : str or None
         ``"softmax"`` (default) outputs probabilities; None outputs logits.
+    keras : module, optional
+        The Keras to build with: None (default) for tf_keras, or the Keras 3 module
+        (``import keras; resnet18(..., keras=keras)``).
 
     Returns
     -------
-    tf_keras.Model mapping (batch, height, width, channels) float images to (batch, n_classes).
+    keras.Model mapping (batch, height, width, channels) float images to (batch, n_classes).
     """
     return _imagenet_resnet(input_shape, n_classes, _basic_block, (2, 2, 2, 2), "resnet18",
-                            classifier_activation)
+                            classifier_activation, keras)
 
 
-def resnet50(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation="softmax"):
+def resnet50(input_shape=(224, 224, 3), n_classes=1000, *, classifier_activation="softmax",
+             keras=None):
     """ResNet-50 (bottleneck blocks, 3-4-6-3), as Hooker et al. use on ImageNet.
 
     Parameters and return as :func:`resnet18`.
     """
     return _imagenet_resnet(input_shape, n_classes, _bottleneck_block, (3, 4, 6, 3),
-                            "resnet50", classifier_activation)
+                            "resnet50", classifier_activation, keras)
 
 
 def small_resnet(input_shape=(32, 32, 3), n_classes=10, *, depth=20, width=16,
-                 classifier_activation="softmax"):
+                 classifier_activation="softmax", keras=None):
     """CIFAR-style ResNet (He et al. 2016, section 4.2) for 28-32 px images.
 
     Parameters
@@ -130,21 +146,26 @@ def small_resnet(input_shape=(32, 32, 3), n_classes=10, *, depth=20, width=16,
     width : int
         Channels of the first stage; the next two have 2x and 4x.
     classifier_activation : str or None
+    keras : module, optional
+        As in :func:`resnet18`: None for tf_keras, or the Keras 3 module.
 
     Returns
     -------
-    tf_keras.Model mapping (batch, height, width, channels) to (batch, n_classes).
+    keras.Model mapping (batch, height, width, channels) to (batch, n_classes).
     """
+    keras = _keras(keras)
+    layers = keras.layers
     shape = _check(input_shape, n_classes, min_size=8)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 with n >= 1 (8, 14, 20, 32, ...); got {depth!r}.")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"`width` must be a positive int; got {width!r}.")
     inputs = keras.Input(shape=shape, name="image")
-    x = _conv_bn(inputs, width, 3, 1, "stem")
+    x = _conv_bn(layers, inputs, width, 3, 1, "stem")
     for stage in range(3):
         for b in range((depth - 2) // 6):
             stride = 2 if stage > 0 and b == 0 else 1
-            x = _basic_block(x, width * 2 ** stage, stride, f"stage{stage + 1}_block{b + 1}")
-    return keras.Model(inputs, _head(x, n_classes, classifier_activation),
+            x = _basic_block(layers, x, width * 2 ** stage, stride,
+                             f"stage{stage + 1}_block{b + 1}")
+    return keras.Model(inputs, _head(layers, x, n_classes, classifier_activation),
                        name=f"resnet{depth}_w{width}")

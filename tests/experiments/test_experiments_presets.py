@@ -69,6 +69,21 @@ def test_variants_of_a_study():
     assert audited[:2] == ["prune@0.3", "prune@0.5"] and deployments == []
 
 
+def test_keras_3_flag_builds_keras3_members_without_tfmot_variants():
+    import keras
+
+    config = get(CELEBA_BIAS, "quick", keras="3", qat=True, mitigations="kd", sparsities="0.9")
+    everything, audited, _ = arguments.variants(config)
+    assert audited == ["prune_ft@0.9", "dense+tflite_int8"]      # no qat_int8, no prune_kd
+    assert "qat_int8" in arguments.variants(get(CELEBA_BIAS, "quick", qat=True))[1]
+    model = arguments.model_fn(config, (32, 32, 3), 2)()
+    assert isinstance(model, keras.Model)
+    assert not isinstance(arguments.model_fn(get(CELEBA_BIAS, "quick"), (32, 32, 3), 2)(),
+                          keras.Model)
+    with pytest.raises(ValueError, match="`--keras` must be 2"):
+        arguments.model_fn(get(CELEBA_BIAS, "quick", keras="4"), (32, 32, 3), 2)
+
+
 def test_bad_values_name_the_flag():
     with pytest.raises(ValueError, match="--members"):
         get(CELEBA_BIAS, "quick", members="many")

@@ -38,6 +38,20 @@ def _cifar_resnet_parameters(n, width, channels, classes):
     return total + cin * classes + classes
 
 
+def test_builders_build_keras3_models_of_the_same_architecture():
+    import keras as keras3
+
+    for build, args in ((small_resnet, ((32, 32, 3), 10)), (resnet18, ((64, 64, 3), 2))):
+        k3, k2 = build(*args, keras=keras3), build(*args)
+        assert isinstance(k3, keras3.Model) and not isinstance(k3, keras.Model)
+        assert [type(layer).__name__ for layer in k3.layers] == [
+            type(layer).__name__ for layer in k2.layers]
+        assert _trainable(k3) == _trainable(k2)
+    assert _trainable(small_resnet((32, 32, 3), 10, keras=keras3)) == 272_474
+    with pytest.raises(ValueError, match="`keras` must be None"):
+        small_resnet(keras=np)
+
+
 def test_small_resnet_counts_and_shapes():
     model = small_resnet((32, 32, 3), 10, depth=20, width=16)
     assert _trainable(model) == _cifar_resnet_parameters(3, 16, 3, 10) == 272_474
