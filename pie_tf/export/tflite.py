@@ -79,8 +79,9 @@ def export_tflite(model, mode: str = "float32", representative_data=None,
     ----------
     model : keras.Model or tf_keras.Model
         Sequential or functional, one input (Keras 3: on the TensorFlow backend; the converter
-        takes it through ``tf.lite.TFLiteConverter.from_keras_model`` as it takes tf_keras). Pruned models must be stripped of tfmot's pruning
-        wrappers (``pie_tf.PruneCallback`` does that after fit). A QAT model from
+        takes it through ``tf.lite.TFLiteConverter.from_keras_model`` as it takes tf_keras).
+        Pruned models must be stripped of tfmot's pruning wrappers (``pie_tf.PruneCallback``
+        leaves none). A QAT model from
         :func:`pie_tf.quantize` exports only as ``mode="int8"``: it is trained for its integer
         form, and its fake-quant ops would turn any other mode into an integer model anyway.
     mode : {"float32", "float16", "dynamic", "int8"}
