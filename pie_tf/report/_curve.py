@@ -71,8 +71,8 @@ def _sizes(tables):
         return {}
     out = {}
     for variant, rows in sizes.groupby("variant", sort=False):
-        out[variant] = {c: float(rows[c].astype(float).mean()) if c in rows.columns else np.nan
-                        for c in ("tflite_gzip_bytes", "tflite_bytes")}
+        out[variant] = {c: float(np.round(rows[c].astype(float).mean())) if c in rows.columns
+                        else np.nan for c in ("tflite_gzip_bytes", "tflite_bytes")}  # whole bytes
     return out
 
 
