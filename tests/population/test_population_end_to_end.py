@@ -86,6 +86,41 @@ def test_keras3_members_pruned_during_training_and_int8_and_what_stays_tf_keras(
                          variants=["dense", "qat_int8", "prune_kd@0.5"]).run()
 
 
+def _applications_model(keras):
+    """keras.applications.MobileNetV2 (alpha 0.35, weights=None) behind a resize of the tiny
+    8x8x1 images to 32x32x3, as a backbone inside a functional model."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(3, 1)(keras.layers.Resizing(32, 32)(inputs))
+    backbone = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35,
+                                              include_top=False, weights=None)
+    x = keras.layers.GlobalAveragePooling2D()(backbone(x))
+    return keras.Model(inputs, keras.layers.Dense(_tiny.NUM_CLASSES, activation="softmax")(x))
+
+
+@pytest.mark.slow
+def test_keras_applications_members(tmp_path, each_keras):
+    import functools
+
+    root = str(tmp_path / "store")
+    population = Population(functools.partial(_applications_model, each_keras),
+                            _tiny.dataset(64), {"test": _tiny.dataset(40, offset=1000)},
+                            store=root, recipe=_tiny.RECIPE, seeds=[0],
+                            variants=["dense", "prune_ft@0.5"], verbose=0)
+    assert [r.status for r in population.run()] == ["written"] * 2
+    store = PredictionStore(root)
+    dense = store.read("dense", "test", fields=("probs",)).probs[0].astype(np.float32)
+    pruned = store.read("prune_ft@0.5", "test", fields=("probs",)).probs[0].astype(np.float32)
+    np.testing.assert_allclose(pruned.sum(axis=1), 1.0, atol=2e-3)
+    assert np.abs(pruned - dense).max() > 1e-4           # fine-tuned while pruned
+    restored = _applications_model(each_keras)
+    if each_keras.__name__ == "tf_keras":
+        restored.load_weights(f"{root}/checkpoints/dense/seed_0/weights").expect_partial()
+    else:
+        restored.load_weights(f"{root}/checkpoints/dense/seed_0/weights.weights.h5")
+    images, _ = _tiny.arrays(40, offset=1000)
+    np.testing.assert_allclose(dense, restored.predict(images, verbose=0), atol=1e-3)
+
+
 def test_variant_names_and_recipe_round_trip():
     assert Variant.parse("prune@0.90+tflite_int8").name == "prune@0.9+tflite_int8"
     assert Variant.parse("prune_ft@0.5").parent == Variant("dense")
