@@ -5,7 +5,8 @@
 
 The report only renders: every number it shows is in one of the audit's tables.
 """
-from pie_tf.report._findings import Finding, dataset_caveats, findings, findings_text
+from pie_tf.report._findings import (Finding, dataset_caveats, findings, findings_text,
+                                     in_short)
 from pie_tf.report._report import SECTIONS, Report, write_report
 from pie_tf.report.figures import (class_change_figure, corruption_error_figure,
                                    exemplar_grid_figure, group_rates_figure, overindex_figure)
@@ -15,4 +16,4 @@ from pie_tf.report._statistics import (flips_figure, forecast_figure, reliabilit
 __all__ = ["write_report", "Report", "SECTIONS", "class_change_figure", "overindex_figure",
            "group_rates_figure", "corruption_error_figure", "exemplar_grid_figure",
            "reliability_figure", "forecast_figure", "flips_figure", "sort_exemplars",
-           "findings", "findings_text", "Finding", "dataset_caveats"]
+           "findings", "findings_text", "in_short", "Finding", "dataset_caveats"]

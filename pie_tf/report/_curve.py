@@ -10,8 +10,6 @@ draws it, so the figure, like every other, shows a table of the report as it is.
 """
 from __future__ import annotations
 
-import re
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -21,28 +19,11 @@ from pie_tf.report import _findings
 
 __all__ = ["curve_table", "forgetting_curve_figure"]
 
-_SPARSITY = re.compile(r"@([0-9]*\.?[0-9]+)")
 _COLUMNS = ["population", "family", "kind", "sparsity", "top1", "top1_std", "cie_fraction",
             "disagreement", "disagreement_std", "worst_group", "worst_metric", "worst_rate",
             "worst_rate_std", "rare_group", "rare_overindex", "rare_ci_low", "rare_ci_high",
             "rare_supported", "size_of", "tflite_gzip_bytes", "tflite_bytes"]
-
-
-def _kind(name):
-    if name == "dense":
-        return "dense"
-    if "tflite" in name or name.startswith("qat"):
-        return "quantized"
-    if re.match(r"prune_(kd|rw|gw)@", name):
-        return "mitigated"
-    return "pruned"
-
-
-def _x(name, sparsity):
-    if sparsity is not None and name in sparsity:
-        return float(sparsity[name])
-    match = _SPARSITY.search(name)
-    return float(match.group(1)) if match else 0.0
+_kind, _x, _SPARSITY = _findings._kind, _findings._x, _findings._SPARSITY
 
 
 def _value(frame, key, value, column, default=np.nan):

@@ -1,10 +1,12 @@
 """Findings: what compression cost, in sentences generated from the audit's tables.
 
-    from pie_tf.report import findings, findings_text
+    from pie_tf.report import findings, findings_text, in_short
 
     for finding in findings(tables):            # tables: Audit.to_frames() (+ deployment)
         print(finding.variant, finding.table, finding.text)
     print(findings_text(tables))                # the same, as plain text for a console
+    for line in in_short(findings(tables)):     # one sentence a variant, to decide on
+        print(line.text)
     findings(tables, caveats=dataset_caveats(info))  # a stand-in dataset said first
 
 The report's page opens with these sentences (each links to the table it reads); a study
@@ -21,11 +23,14 @@ bootstrap intervals; FPR / FNR (error rate for multi-class targets) per protecte
 against compressed; calibration and the exact McNemar test where the tables have them. Then each
 TFLite export against its Keras source. Caveats follow the sentence they qualify (few members,
 groups too small to report, undefined tests); ``caveats`` adds the study's own (e.g. a stand-in
-dataset) at the top.
+dataset) at the top. :func:`in_short` condenses each variant's findings into one sentence
+(top-1 change, share of CIEs, most harmed group, TFLite size) from the same numbers; the page
+and :func:`findings_text` put that block above the per-variant findings.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 from collections.abc import Mapping
 from typing import Optional
@@ -36,7 +41,7 @@ import pandas as pd
 from pie_tf.audit import rare_group
 from pie_tf.errors import InvalidArgumentError
 
-__all__ = ["Finding", "findings", "findings_text", "dataset_caveats", "supported",
+__all__ = ["Finding", "findings", "findings_text", "in_short", "dataset_caveats", "supported",
            "MIN_EXAMPLES", "MIN_CIES", "MIN_MEMBERS"]
 
 MIN_EXAMPLES = 30   # a group's over-index or rate is stated only with this many examples ...
@@ -44,6 +49,10 @@ MIN_CIES = 5        # ... and (over-index) this many CIEs in the group
 MIN_MEMBERS = 5     # fewer members per population than this is a caveat (the papers use 30)
 _RATE_NAMES = {"false_positive_rate": "False positive rate", "false_negative_rate":
                "False negative rate", "error_rate": "Error rate"}
+_SHORT_RATES = {"false_positive_rate": "FPR", "false_negative_rate": "FNR",
+                "error_rate": "error rate"}
+_SPARSITY = re.compile(r"@([0-9]*\.?[0-9]+)")
+_KIND_ORDER = {"dense": 0, "pruned": 1, "mitigated": 2, "quantized": 3}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +70,8 @@ class Finding:
         The compressed variant (or TFLite export) it is about; None for a study-wide note.
     kind : str
         ``accuracy``, ``cie``, ``classes``, ``overindex``, ``group_rates``, ``calibration``,
-        ``paired``, ``deployment`` or ``caveat``.
+        ``paired``, ``deployment`` or ``caveat``; ``in_short`` for the one-sentence summary
+        of a variant (:func:`in_short`).
     numbers : dict of str -> float
         The table values the sentence states, unrounded.
     """
@@ -111,6 +121,25 @@ _NEEDS = {
                    "n_deployment_exemplars", "deployment_exemplar_fraction"),
     "deployment_sizes": ("variant",),
 }
+
+
+def _kind(name):
+    """``dense``, ``quantized`` (TFLite exports, QAT), ``mitigated`` or ``pruned``."""
+    if name == "dense":
+        return "dense"
+    if "tflite" in name or name.startswith("qat"):
+        return "quantized"
+    if re.match(r"prune_(kd|rw|gw)@", name):
+        return "mitigated"
+    return "pruned"
+
+
+def _x(name, sparsity=None):
+    """A population's sparsity: from ``sparsity`` (a mapping), else its name (``@0.9``), else 0."""
+    if sparsity is not None and name in sparsity:
+        return float(sparsity[name])
+    match = _SPARSITY.search(name)
+    return float(match.group(1)) if match else 0.0
 
 
 def _table(tables, name):
@@ -501,20 +530,120 @@ def dataset_caveats(info):
             "about the dataset it stands in for."]
 
 
-def findings_text(tables, *, width=100, **options):
-    """The findings as plain text: one paragraph per variant, lines of at most ``width``.
+def _harm(by_kind):
+    """The most harmed supported group the findings name, as (numbers, words): the largest rise
+    of a group's FPR / FNR / error rate, else the most over-indexed group among the CIEs, else
+    that no stated rate rose."""
+    rises = [f.numbers for f in by_kind.get("group_rates", ())
+             if f.numbers.get("worst_change", 0) > 0]
+    if rises:
+        worst = max(rises, key=lambda nums: nums["worst_change"])
+        metric = worst["metric"]
+        name = _SHORT_RATES.get(metric, metric.replace("_", " "))
+        return ({"group": worst["worst_group"], "metric": metric,
+                 "group_change": worst["worst_change"]},
+                f"{name} of {worst['worst_group']} {_points(worst['worst_change'], 1)}")
+    over = [f.numbers["groups"][0] for f in by_kind.get("overindex", ())
+            if f.numbers.get("groups")]
+    if over:
+        group, ratio = over[0][:2]
+        return ({"group": group, "metric": "overindex", "overindex": ratio},
+                f"{group} {ratio:.2f}x over-indexed among the CIEs")
+    if by_kind.get("group_rates"):
+        return {}, "no supported group's rate rose"
+    return {}, None
+
+
+def _size_words(nums):
+    return (f"; {nums['tflite_gzip_bytes'] / 1024:.1f} KiB gzipped"
+            if "tflite_gzip_bytes" in nums else "")
+
+
+def _short(variant, by_kind):
+    """One sentence for a variant from its findings' numbers, or None without them."""
+    if not by_kind.get("accuracy"):   # a TFLite export, against its Keras source
+        if not by_kind.get("deployment"):
+            return None
+        d = by_kind["deployment"][0].numbers
+        nums = {"change": d["change"], "cie_fraction": d["deployment_exemplar_fraction"]}
+        nums.update({k: d[k] for k in ("tflite_gzip_bytes",) if k in d})
+        text = (f"{variant}: {_points(nums['change'], 1)} top-1 against its Keras source, "
+                f"{_pct(nums['cie_fraction'], 1)} of examples changed on export")
+        return Finding(text + _size_words(nums) + ".", "findings", variant, "in_short", nums)
+    a = by_kind["accuracy"][0].numbers
+    nums = {"change": a["change"], "std": a["compressed_std"]}
+    text = f"{variant}: {_points(nums['change'], 1)} top-1"
+    if _finite(nums["std"]):
+        text += f" (sd {100 * nums['std']:.1f})"
+    if by_kind.get("cie"):
+        nums["cie_fraction"] = by_kind["cie"][0].numbers["cie_fraction"]
+        text += f", {_pct(nums['cie_fraction'], 1)} of examples changed"
+    harm, words = _harm(by_kind)
+    nums.update(harm)
+    if words:
+        text += ", " + words
+    nums.update({k: a[k] for k in ("tflite_gzip_bytes",) if k in a})
+    return Finding(text + _size_words(nums) + ".", "findings", variant, "in_short", nums)
+
+
+def in_short(items, *, sparsity=None):
+    """One sentence per compressed or deployed variant: what a reader needs to decide.
+
+    Each states, from the numbers of the variant's :func:`findings` (no other computation):
+    the top-1 change in points with the compressed members' spread (sd, points), the share of
+    examples whose modal label changed (CIEs), the most harmed supported group (the largest
+    rise of a group's FPR / FNR / error rate, else the most over-indexed group) and, for a
+    TFLite model, its mean gzip size. A TFLite export is compared with its Keras source.
+
+    Parameters
+    ----------
+    items : list of Finding or what :func:`findings` takes
+        The findings (computed with the default options when tables are given).
+    sparsity : mapping population -> float, optional
+        The order: by sparsity (this mapping, else the ``@0.9`` in a name, else 0), then
+        pruned, mitigated, quantized; the findings' order breaks ties.
+
+    Returns
+    -------
+    list of Finding
+        ``kind == "in_short"``, ``table == "findings"``; ``numbers`` holds ``change`` and
+        ``cie_fraction`` (fractions, not points), ``std`` (accuracy's sd over members), and
+        where stated ``group``, ``metric``, ``group_change`` or ``overindex``,
+        ``tflite_gzip_bytes``.
+    """
+    items = items if isinstance(items, list) else findings(items)
+    grouped = {}
+    for item in items:
+        if item.variant is not None:
+            grouped.setdefault(item.variant, {}).setdefault(item.kind, []).append(item)
+    order = sorted(enumerate(grouped), key=lambda pair: (
+        _x(pair[1], sparsity), _KIND_ORDER[_kind(pair[1])], pair[0]))
+    out = [_short(variant, grouped[variant]) for _, variant in order]
+    return [item for item in out if item is not None]
+
+
+def findings_text(tables, *, width=100, sparsity=None, **options):
+    """The findings as plain text: study-wide notes, an "In short" block (:func:`in_short`,
+    one sentence a variant), then one paragraph per variant; lines of at most ``width``.
 
     ``tables`` is what :func:`findings` takes, or the list it returned; ``options`` go to
-    :func:`findings`.
+    :func:`findings`, ``sparsity`` to :func:`in_short`.
     """
     items = tables if isinstance(tables, list) else findings(tables, **options)
+    short = in_short(items, sparsity=sparsity)
+
+    def wrap(text):
+        return textwrap.wrap(text, width=width, initial_indent="  - ",
+                             subsequent_indent="    ")
     lines, current = ["Findings"], object()
     for item in items:
         if item.variant != current:
+            if item.variant is not None and short:
+                lines += ["", "In short:"] + [line for s in short for line in wrap(s.text)]
+                short = []
             current = item.variant
             lines += ["", f"{item.variant}:" if item.variant is not None else "Study:"]
-        lines += textwrap.wrap(item.text, width=width, initial_indent="  - ",
-                               subsequent_indent="    ")
+        lines += wrap(item.text)
     if not items:
         lines.append("  (no audit tables with findings)")
     return "\n".join(lines)

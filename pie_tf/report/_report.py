@@ -244,9 +244,19 @@ def _slug(value):
     return "".join(c if c.isalnum() else "_" for c in str(value)).strip("_")
 
 
-def _findings_section(items, anchors, min_examples, min_cies):
-    """The findings as HTML: study-wide notes, then a list per variant; each sentence links to
-    the section of its table (or to its CSV when the page has no such section)."""
+def _in_short_html(short):
+    """The "In short" block: one sentence a variant, each linking to its detailed findings."""
+    rows = "".join(
+        f'<li class="in-short" data-variant="{html.escape(f.variant)}">{html.escape(f.text)} '
+        f'<a class="to-variant" href="#findings-{_slug(f.variant)}">[details]</a></li>'
+        for f in short)
+    return f'<h3 id="in_short">In short</h3><ul class="in-short">{rows}</ul>'
+
+
+def _findings_section(items, anchors, min_examples, min_cies, short=()):
+    """The findings as HTML: study-wide notes, the "In short" block (``short``), then a list
+    per variant; each sentence links to the section of its table (or to its CSV when the page
+    has no such section)."""
     def item(f):
         target = f"#{f.table}" if f.table in anchors else f"tables/{f.table}.csv"
         kind = " caveat" if f.kind == "caveat" else ""
@@ -255,20 +265,27 @@ def _findings_section(items, anchors, min_examples, min_cies):
                 f'data-variant="{html.escape(f.variant or "")}">{html.escape(f.text)} '
                 f'<a class="to-table" href="{html.escape(target)}">[{html.escape(f.table)}]</a>'
                 "</li>")
-    parts, current = [], object()
+    parts, current, short, seen = [], object(), list(short), set()
     for f in items:
         if f.variant != current:
             if parts:
                 parts.append("</ul>")
             current = f.variant
             if f.variant is not None:
-                parts.append(f'<h3 class="finding-variant">{html.escape(f.variant)}</h3>')
+                if short:
+                    parts.append(_in_short_html(short))
+                    short = []
+                anchor = f"findings-{_slug(f.variant)}"
+                id_ = "" if anchor in seen else f' id="{anchor}"'  # the first one is the target
+                seen.add(anchor)
+                parts.append(f'<h3 class="finding-variant"{id_}>{html.escape(f.variant)}</h3>')
             parts.append('<ul class="findings">')
         parts.append(item(f))
     if parts:
         parts.append("</ul>")
-    text = ("Generated from the tables of this page, variant by variant; each sentence links "
-            f"to the table it reads. A group's over-index is stated when it has at least "
+    text = ("Generated from the tables of this page: first one sentence a variant (in short), "
+            "then variant by variant in full; each sentence links to the table it reads. "
+            f"A group's over-index is stated when it has at least "
             f"{min_examples} examples and {min_cies} CIEs, a group's rate when its condition has "
             f"at least {min_examples} examples.")
     return dict(id="findings", heading="Findings", text=text,
@@ -282,10 +299,11 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
     """Write an audit as CSV tables, PNG figures and one self-contained HTML page.
 
     The report renders what the audit returned and computes nothing: every number on the page
-    is in one of the CSV tables. The page opens with the findings (:func:`findings`, each
-    sentence linked to its table) and the forgetting curve (``tables/forgetting_curve.csv``,
-    gathered from the audit's tables by ``pie_tf.report._curve.curve_table``); each table then
-    shows its key columns and rows, with the full CSV linked.
+    is in one of the CSV tables. The page opens with the findings (one sentence a variant,
+    :func:`in_short`, then :func:`findings`, each sentence linked to its table) and the
+    forgetting curve (``tables/forgetting_curve.csv``, gathered from the audit's tables by
+    ``pie_tf.report._curve.curve_table``); each table then shows its key columns and rows,
+    with the full CSV linked.
 
     Parameters
     ----------
@@ -420,7 +438,8 @@ def write_report(audit, out_dir, *, title="pie_tf audit", intro="", images=None,
                 if tables[name].shape[1] > _OTHER_COLUMNS else "")
             for name in others]))
     anchors = {sec["id"] for sec in sections} | set(others)
-    sections.insert(0, _findings_section(items, anchors, min_examples, min_cies))
+    sections.insert(0, _findings_section(items, anchors, min_examples, min_cies,
+                                         _findings.in_short(items, sparsity=sparsity)))
     html_path = out / "report.html"
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(page_html(title, sections, intro=intro), encoding="utf-8")

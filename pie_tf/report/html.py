@@ -38,6 +38,9 @@ li.finding { margin: .25em 0; }
 li.finding.caveat { color: #7a5a00; }
 a.to-table { font-size: 0.8em; color: #5577aa; text-decoration: none; }
 h3.finding-variant { margin: .9em 0 .2em 0; font-size: 1.05em; }
+ul.in-short { margin: .2em 0 .8em 0; padding-left: 1.4em; font-size: 1.05em; }
+li.in-short { margin: .3em 0; font-weight: 600; }
+a.to-variant { font-size: 0.8em; font-weight: normal; color: #5577aa; text-decoration: none; }
 """
 
 

@@ -8,7 +8,7 @@ from scipy import stats
 import pie_tf
 import pie_tf.data.standin
 from pie_tf.errors import InvalidArgumentError
-from pie_tf.report import dataset_caveats, findings, findings_text
+from pie_tf.report import dataset_caveats, findings, findings_text, in_short
 
 N, MEMBERS = 3000, 6
 
@@ -151,7 +151,8 @@ def test_significant_classes_after_bh_and_few_members():
     assert "as few as 3 members" in caveat[0].text
 
 
-def test_deployment_sentence_and_bad_input(binary):
+def _deployed(binary):
+    """The binary study with a TFLite export of prune@0.9 audited against it, as studies do."""
     tables, labels, _, dense, pruned = binary
     rng = np.random.default_rng(2)
     exported = np.where(rng.random(pruned.shape) < 0.01, 1 - pruned, pruned)
@@ -163,7 +164,13 @@ def test_deployment_sentence_and_bad_input(binary):
     summary.insert(1, "source", "prune@0.9")
     sizes = pd.DataFrame({"variant": "prune@0.9+tflite_int8", "seed": range(MEMBERS),
                           "tflite_bytes": 40000.0, "tflite_gzip_bytes": 10240.0 + np.arange(6)})
-    items = findings(dict(tables, deployment=summary, deployment_sizes=sizes))
+    return dict(tables, deployment=summary, deployment_sizes=sizes), exported
+
+
+def test_deployment_sentence_and_bad_input(binary):
+    tables, labels, _, dense, pruned = binary
+    deployed, exported = _deployed(binary)
+    items = findings(deployed)
     (dep,) = _by_kind(items, "deployment", "prune@0.9+tflite_int8")
     changed = (_mode(pruned) != _mode(exported)).sum()
     assert dep.numbers["n_deployment_exemplars"] == changed
@@ -177,3 +184,86 @@ def test_deployment_sentence_and_bad_input(binary):
         findings(tables, min_cies=-1)
     with pytest.raises(InvalidArgumentError, match="tables"):
         findings([1, 2])
+
+
+def _rate(predictions, condition, wrong):
+    # a group's FNR (wrong = 0 among positives) or FPR (wrong = 1 among negatives), mean over
+    # members
+    return (predictions[:, condition] == wrong).mean(1).mean()
+
+
+def test_in_short_states_the_tables_numbers_one_sentence_a_variant(binary):
+    _, labels, attributes, dense, pruned = binary
+    deployed, exported = _deployed(binary)
+    items = findings(deployed)
+    short = in_short(items)
+    assert [s.variant for s in short] == ["prune@0.9", "prune@0.9+tflite_int8"]
+    assert {s.kind for s in short} == {"in_short"}
+    pruned_short, export_short = short
+
+    dense_acc, pruned_acc = (dense == labels).mean(1), (pruned == labels).mean(1)
+    change, sd = pruned_acc.mean() - dense_acc.mean(), pruned_acc.std(ddof=1)
+    cie = (_mode(dense) != _mode(pruned)).mean()
+    assert pruned_short.numbers["change"] == pytest.approx(change)
+    assert pruned_short.numbers["std"] == pytest.approx(sd)
+    assert pruned_short.numbers["cie_fraction"] == pytest.approx(cie)
+    # the most harmed group: the largest rise of FNR or FPR over the groups with >= 30 examples
+    # in the condition (Tiny has 12 examples; the target's own groups are the whole condition)
+    rises = {}
+    for name, mask in (("Male", attributes["Male"]), ("not Male", ~attributes["Male"]),
+                       ("not Tiny", ~attributes["Tiny"])):
+        for metric, condition, wrong in (("FNR", mask & (labels == 1), 0),
+                                         ("FPR", mask & (labels == 0), 1)):
+            rises[metric, name] = _rate(pruned, condition, wrong) - _rate(dense, condition, wrong)
+    (metric, group), rise = max(rises.items(), key=lambda item: item[1])
+    assert (metric, group) == ("FNR", "Male")   # the data are built so
+    assert pruned_short.numbers["group"] == group
+    assert pruned_short.numbers["metric"] == "false_negative_rate"
+    assert pruned_short.numbers["group_change"] == pytest.approx(rise, rel=1e-6)
+    assert pruned_short.text == (
+        f"prune@0.9: {100 * change:+.1f} points top-1 (sd {100 * sd:.1f}), "
+        f"{100 * cie:.1f}% of examples changed, FNR of Male {100 * rise:+.1f} points.")
+
+    keras, tflite = (pruned == labels).mean(), (exported == labels).mean()
+    on_export = (_mode(pruned) != _mode(exported)).mean()
+    assert export_short.numbers["change"] == pytest.approx(tflite - keras)
+    assert export_short.numbers["cie_fraction"] == pytest.approx(on_export)
+    assert export_short.numbers["tflite_gzip_bytes"] == pytest.approx(10240 + 2.5)
+    assert export_short.text == (
+        f"prune@0.9+tflite_int8: {100 * (tflite - keras):+.1f} points top-1 against its Keras "
+        f"source, {100 * on_export:.1f}% of examples changed on export; 10.0 KiB gzipped.")
+
+    # the console: the block after the study-wide notes, above the per-variant findings
+    lines = findings_text(items).splitlines()
+    assert lines.index("In short:") < lines.index("prune@0.9:")
+    assert lines[lines.index("In short:") + 1].startswith("  - prune@0.9: ")
+    assert all(len(line) <= 100 for line in lines)
+
+
+def test_in_short_orders_by_sparsity_then_kind(binary):
+    _, labels, attributes, dense, pruned = binary
+    rng = np.random.default_rng(3)
+    light = np.where(rng.random(pruned.shape) < 0.94, labels, 1 - labels)
+    tables = pie_tf.audit(dense, {"qat@0.5": light, "prune@0.9": pruned, "prune@0.5": light},
+                          labels, attributes=attributes, n_bootstrap=20, seed=0).to_frames()
+    order = [s.variant for s in in_short(tables)]
+    assert order == ["prune@0.5", "qat@0.5", "prune@0.9"]
+    assert [s.variant for s in in_short(tables, sparsity={"prune@0.9": 0.1})][0] == "prune@0.9"
+
+
+def test_in_short_without_a_rise_says_so_or_names_the_over_index(binary):
+    _, labels, attributes, dense, _ = binary
+    same = dense.copy()
+    same[:, 100:400] = 1 - _mode(dense)[100:400]     # the same change in every group
+    tables = pie_tf.audit(dense, {"prune@0.5": dense, "prune@0.9": same}, labels,
+                          attributes=attributes, n_bootstrap=20, seed=0).to_frames()
+    unchanged, changed = in_short(tables)
+    assert unchanged.text.endswith("0.0% of examples changed, no supported group's rate rose.")
+    assert "group" not in unchanged.numbers
+    # without rate tables the most over-indexed supported group is named, with its ratio
+    rates = {k: v for k, v in tables.items() if not k.startswith("group_rate")}
+    (over,) = _by_kind(findings(rates), "overindex", "prune@0.9")
+    group, ratio = over.numbers["groups"][0][:2]
+    short = in_short(rates)[1]
+    assert (short.numbers["group"], short.numbers["overindex"]) == (group, ratio)
+    assert short.text.endswith(f", {group} {ratio:.2f}x over-indexed among the CIEs.")

@@ -215,3 +215,25 @@ def test_exemplar_grid_names_labels_and_protected_attributes(study, tmp_path):
     page = report.html.read_text(encoding="utf-8")
     assert "most changed first: true / dense modal / compressed modal label" in page
     assert "then Male, Young." in page   # the protected attributes, not the target
+
+
+def test_in_short_block_heads_the_findings_and_links_each_variant(study, written):
+    tables, labels, dense, compressed = study
+    text = written.html.read_text(encoding="utf-8")
+    block = re.search(r'<h3 id="in_short">In short</h3><ul class="in-short">(.*?)</ul>', text)
+    assert block and text.index('id="in_short"') < text.index('class="finding-variant"')
+    rows = re.findall(r'<li class="in-short" data-variant="([^"]+)">(.*?) '
+                      r'<a class="to-variant" href="#([^"]+)">', block.group(1))
+    # by sparsity, then pruned before quantized: the export follows its source
+    assert [r[0] for r in rows] == ["dense+tflite_int8", "prune@0.5", "prune@0.9",
+                                    "prune@0.9+tflite_int8"]
+    for variant, sentence, anchor in rows:
+        assert f'<h3 class="finding-variant" id="{anchor}">{variant}</h3>' in text
+    sentences = {r[0]: r[1] for r in rows}
+    accuracy = (compressed["prune@0.9"] == labels).mean(1)
+    change = accuracy.mean() - (dense == labels).mean(1).mean()
+    assert sentences["prune@0.9"].startswith(
+        f"prune@0.9: {100 * change:+.1f} points top-1 (sd {100 * accuracy.std(ddof=1):.1f}), "
+        f"{100 * (_mode(dense) != _mode(compressed['prune@0.9'])).mean():.1f}% of examples")
+    assert sentences["dense+tflite_int8"].endswith("; 39.1 KiB gzipped.")
+    assert sentences["prune@0.9+tflite_int8"].endswith("; 11.7 KiB gzipped.")
