@@ -45,9 +45,10 @@ def test_members_train_prune_quantize_and_export(tmp_path, options, tolerance, f
     assert 0 < difference < tolerance if options.get("mixed_precision") else difference < tolerance
 
 
-def test_float32_copy_keeps_weights_and_zeros():
+def test_float32_copy_keeps_weights_and_zeros(each_keras):
+    keras = each_keras
     with _precision.policy_scope(keras, "mixed_float16"):
-        model = _tiny.build_model()
+        model = _tiny.build_model(keras)
     assert _precision.computes_in(model, "float16")
     kernel = model.layers[1].kernel
     kernel.assign(tf.where(tf.abs(kernel) < 0.2, 0.0, kernel))
@@ -63,13 +64,19 @@ def test_float32_copy_keeps_weights_and_zeros():
     assert _precision.float32_copy(keras, copy) is copy
 
 
-def test_compile_options_reach_the_model():
+def test_compile_options_reach_the_model(each_keras):
+    import functools
+
     from pie_tf.compress.quantize import quantize
     from pie_tf.population import _train
     recipe = Recipe(jit_compile=True, mixed_precision="mixed_float16")
-    model = _train.build_model(_tiny.build_model, recipe)
+    model = _train.build_model(functools.partial(_tiny.build_model, keras=each_keras), recipe)
+    assert isinstance(model, each_keras.Model) and _precision.computes_in(model, "float16")
     _train.compile_model(model, recipe, learning_rate=0.1, total_steps=4)
     assert model.jit_compile and type(model.optimizer).__name__.startswith("LossScaleOptimizer")
+    assert isinstance(model.optimizer, each_keras.optimizers.Optimizer)   # the model's own Keras
+    if each_keras.__name__ != "tf_keras":
+        return                                          # QAT: tf_keras only (tfmot)
     qat = quantize(_precision.float32_copy(keras, model))
     _train.compile_model(qat, recipe, learning_rate=0.1, total_steps=4)
     assert not qat.jit_compile and not _precision.uses_mixed_precision(qat)
