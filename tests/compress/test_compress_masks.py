@@ -183,3 +183,23 @@ def test_prune_callback_on_a_big_kernel_keeps_tfmots_masks_and_its_zeros(monkeyp
     assert selections and set(selections) == {hidden.shape.num_elements()}   # only the big one
     size = hidden.shape.num_elements()
     assert int(np.sum(hidden.numpy() == 0)) == size - int(np.round(np.float32(size) * 0.2))
+
+
+def test_big_kernel_under_mirrored_strategy(mirrored_strategy):
+    """The selection runs in cross-replica context on mirrored variables: both replicas get
+    the same, exactly sized mask."""
+    with mirrored_strategy.scope():
+        model = keras.Sequential([keras.Input((300,)), keras.layers.Dense(256, name="hidden"),
+                                  keras.layers.Dense(8, name="out")])
+        model.compile(keras.optimizers.SGD(0.05),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(64, 300)).astype("float32"), rng.integers(0, 8, 64)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    model.fit(ds, epochs=2, verbose=0, callbacks=[pie_tf.PruneCallback(0.7)])
+    kernel = tf_variable(model.get_layer("hidden").kernel)
+    replicas = [v.numpy() for v in kernel.values]
+    np.testing.assert_array_equal(replicas[0], replicas[1])
+    size = kernel.shape.num_elements()
+    kept = int(np.round(np.float32(size) * np.float32(0.3)))
+    assert int(np.sum(replicas[0] == 0)) == size - kept
