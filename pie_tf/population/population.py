@@ -86,6 +86,30 @@ def _refuse_tf_keras_only_variants(model, variants):
             "or build the model with tf_keras.")
 
 
+def _max_pooling_layers(model):
+    """Names of ``model``'s MaxPooling layers, nested models included."""
+    names = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            names += _max_pooling_layers(layer)
+        elif type(layer).__name__ in ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D"):
+            names.append(layer.name)
+    return names
+
+
+def _refuse_nondeterministic_xla(model):
+    """Op determinism with XLA steps: refused for a model whose gradient has no deterministic
+    XLA kernel (MaxPool's), which would fail at its first training step."""
+    pools = _max_pooling_layers(model)
+    if pools:
+        raise InvalidArgumentError(
+            "`deterministic=True` with `recipe.jit_compile=True`: TensorFlow has no "
+            f"deterministic XLA kernel for the gradient of MaxPooling (layer {pools[0]!r} of "
+            "`model_fn()`'s model), so training would fail at its first step. Pass "
+            "deterministic=False (members stay seeded, reproducible up to float "
+            "reassociation) or a recipe with jit_compile=False.")
+
+
 def _save_weights(model, prefix):
     """A member's weights at ``prefix``: a TF checkpoint (tf_keras) or ``prefix.weights.h5``
     (Keras 3, whose ``save_weights`` writes its own h5 format only)."""
@@ -163,9 +187,11 @@ class Population:
     checkpoint_dir : str, optional
         Where parents' weights are kept for resuming; default ``<store>/checkpoints``.
     deterministic : bool
-        Enable ``tf.config.experimental.enable_op_determinism()``. Refused together with a
-        recipe's ``jit_compile``: TensorFlow has no deterministic XLA kernel for some gradients
-        (MaxPool's, so every ResNet stem), and training would fail at its first step.
+        Enable ``tf.config.experimental.enable_op_determinism()``. With a recipe's
+        ``jit_compile`` it is refused, before any training, for a model with a MaxPooling layer
+        (every ImageNet ResNet stem): TensorFlow has no deterministic XLA kernel for its
+        gradient, and training would fail at its first step. XLA steps of other models (the CIFAR
+        ``small_resnet``) train deterministically on a CPU.
     verbose : int
         1 (default): one progress display on stderr (members done, elapsed and remaining time;
         a tqdm bar on a terminal, a line per member otherwise, see ``pie_tf.console``);
@@ -248,13 +274,6 @@ class Population:
         self.checkpoint_dir = (checkpoint_dir if checkpoint_dir is not None
                                else join(self.store.root, "checkpoints"))
         self.deterministic = bool(deterministic)
-        if self.deterministic and self.recipe.jit_compile:
-            raise InvalidArgumentError(
-                "`deterministic=True` with `recipe.jit_compile=True`: TensorFlow has no "
-                "deterministic XLA kernel for some gradients (MaxPool's, in every ResNet stem), "
-                "so training would fail at its first step. Pass deterministic=False (members "
-                "stay seeded, reproducible up to float reassociation) or a recipe with "
-                "jit_compile=False.")
         self.verbose = verbose
         self._eval_meta_cache = {}
         self._eval_written = set()
@@ -400,6 +419,8 @@ class Population:
         if self._identity is None:
             model = _train.build_model(self.model_fn, self.recipe)
             _refuse_tf_keras_only_variants(model, self.variants)
+            if self.deterministic and self.recipe.jit_compile:
+                _refuse_nondeterministic_xla(model)
             # a model that does not fit the data fails here, before any training
             _train.check_input_fits(model, self.train_data, "train_data")
             for name, ds in self.eval_data.items():

@@ -2,6 +2,7 @@
 quantize and export, and their stored predictions are finite probabilities."""
 import numpy as np
 import pytest
+import tf_keras
 
 from pie_tf import _precision
 from pie_tf._keras import keras, tf
@@ -83,11 +84,42 @@ def test_compile_options_reach_the_model(each_keras):
     assert not type(qat.optimizer).__name__.startswith("LossScaleOptimizer")
 
 
-def test_op_determinism_and_xla_are_refused_together(tmp_path):
+def _max_pool_model():
+    inputs = tf_keras.Input((8, 8, 1))
+    x = tf_keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = tf_keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = tf_keras.layers.GlobalAveragePooling2D()(x)
+    return tf_keras.Model(inputs, tf_keras.layers.Dense(_tiny.NUM_CLASSES,
+                                                        activation="softmax")(x))
+
+
+def test_op_determinism_and_xla_are_refused_for_max_pooling(tmp_path):
     from pie_tf.errors import InvalidArgumentError
+    from pie_tf.population import Population
     recipe = Recipe(**{**_tiny.RECIPE.to_dict(), "jit_compile": True})
-    with pytest.raises(InvalidArgumentError, match="`deterministic=True` with.*jit_compile"):
-        _tiny.population(str(tmp_path / "store"), recipe=recipe)
+    population = Population(_max_pool_model, _tiny.dataset(64),
+                            {"test": _tiny.dataset(40, offset=1000)},
+                            store=str(tmp_path / "store"), recipe=recipe, verbose=0)
+    with pytest.raises(InvalidArgumentError,
+                       match="`deterministic=True` with.*MaxPooling.*'pool'"):
+        population.run()
+    assert PredictionStore(str(tmp_path / "store")).members() == []
+
+
+@pytest.mark.slow
+def test_xla_members_without_max_pooling_are_deterministic(tmp_path):
+    recipe = Recipe(**{**_tiny.RECIPE.to_dict(), "jit_compile": True})
+    variants = ["dense", "prune_ft@0.75"]
+    probs = []
+    for run in ("a", "b"):
+        root = str(tmp_path / run)
+        assert [r.status for r in _tiny.population(root, recipe=recipe,
+                                                   variants=variants).run()] == ["written"] * 2
+        store = PredictionStore(root)
+        assert store.member_info("dense", 0)["recipe"]["jit_compile"]
+        probs.append([store.read(v, "test", fields=("probs",)).probs[0] for v in variants])
+    for first, second in zip(*probs):
+        np.testing.assert_array_equal(first, second)
 
 
 def test_policy_resolution_and_validation():
