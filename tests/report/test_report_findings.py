@@ -227,7 +227,7 @@ def test_in_short_block_heads_the_findings_and_links_each_variant(study, written
     # by sparsity, then pruned before quantized: the export follows its source
     assert [r[0] for r in rows] == ["dense+tflite_int8", "prune@0.5", "prune@0.9",
                                     "prune@0.9+tflite_int8"]
-    for variant, sentence, anchor in rows:
+    for variant, _sentence, anchor in rows:
         assert f'<h3 class="finding-variant" id="{anchor}">{variant}</h3>' in text
     sentences = {r[0]: r[1] for r in rows}
     accuracy = (compressed["prune@0.9"] == labels).mean(1)
