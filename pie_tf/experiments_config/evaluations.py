@@ -40,6 +40,10 @@ class Evaluations:
         ``class_subsets``).
     audit_options : dict
         Keyword arguments of ``Audit.from_store`` that name the corrupted and subset sets.
+    info : dict of str -> dict
+        What each set is, stored with it (``Population``'s ``eval_info``): a corrupted set's
+        ``corruption``, ``severity`` and ``source``, which ``Audit.from_store``'s
+        ``corruption_sets="auto"`` finds them by.
     not_deployed : list of str
         Sets the TFLite exports of compressed variants do not predict on.
     """
@@ -48,6 +52,7 @@ class Evaluations:
     class_subsets: dict = dataclasses.field(default_factory=dict)
     audit_options: dict = dataclasses.field(default_factory=dict)
     not_deployed: list = dataclasses.field(default_factory=list)
+    info: dict = dataclasses.field(default_factory=dict)
 
     def deployed_sets(self):
         """The sets the TFLite exports of compressed variants predict on."""
@@ -83,6 +88,8 @@ def _corrupted(name, spec, config, data, out):
                                                                seed=config["seed"])
             dataset = pie_tf.data.preprocess(corrupted, data.eval_step)
             out.datasets[set_name] = dataset.cache() if spec["cache_corrupted"] else dataset
+            out.info[set_name] = {"corruption": corruption, "severity": int(severity),
+                                  "source": spec["corruption_source"]}
             if not spec.get("deploy_corrupted", False):
                 out.not_deployed.append(set_name)
     out.audit_options["corruption_sets"] = sets

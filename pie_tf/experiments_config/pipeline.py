@@ -57,7 +57,8 @@ def run_study(presets, flag_values, *, title):
     population = Population(
         arguments.model_fn(config, data.input_shape, data.info.n_classes), data.train,
         evaluated.datasets, store=store, recipe=arguments.recipe(config, strategy),
-        class_subsets=evaluated.class_subsets, seeds=arguments.seeds(config),
+        class_subsets=evaluated.class_subsets, eval_info=evaluated.info,
+        seeds=arguments.seeds(config),
         variants=all_variants, strategy=strategy,
         deterministic=config["population"]["deterministic"],
         variant_eval_sets={export: evaluated.deployed_sets() for _, export in deployments})
@@ -310,20 +311,25 @@ def mitigation_tables(tables, audited, config):
 def exemplar_images(dataset, ids):
     """Images of ``ids`` found in ``dataset`` (raw pie_tf examples), read in one pass.
 
+    Raw images may differ in size (ImageNet's JPEGs do), so they are never batched: the ids are
+    matched in the pipeline and only the wanted examples come out, one at a time.
+
     Returns
     -------
     dict id -> ndarray (H, W, C), ids as the store records them (str for string ids).
     """
+    import tensorflow as tf
+
     wanted = set(_plain(i) for i in ids)
     found = {}
     if not wanted:
         return found
-    for batch in dataset.map(lambda ex: {"id": ex["id"], "image": ex["image"]}).batch(
-            1024).as_numpy_iterator():
-        for key, image in zip(batch["id"], batch["image"]):
-            key = _plain(key)
-            if key in wanted:
-                found[key] = image
+    keys = tf.constant(sorted(wanted), dtype=dataset.element_spec["id"].dtype)
+    matches = dataset.map(lambda ex: {"id": ex["id"], "image": ex["image"]},
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).filter(
+        lambda ex: tf.reduce_any(tf.equal(ex["id"], keys)))
+    for example in matches.as_numpy_iterator():
+        found[_plain(example["id"])] = example["image"]
         if len(found) == len(wanted):
             break
     return found

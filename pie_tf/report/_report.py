@@ -229,7 +229,7 @@ def _exemplar_figures(pie, images, class_names, max_exemplars, variants, protect
             notes = [", ".join(name if row[name] else f"not {name}" for name in protected)
                      for _, row in rows.iterrows()]
         fig = _fig.exemplar_grid_figure(
-            np.stack([np.asarray(images[i]) for i in rows["id"]]), rows["label"],
+            [np.asarray(images[i]) for i in rows["id"]], rows["label"],  # sizes may differ
             rows["dense_mode"], rows["compressed_mode"], class_names=class_names,
             title=None if variant is None else f"exemplars of {variant}", notes=notes)
         caption = (f"{len(rows)} exemplars" + ("" if variant is None else f" of {variant}")

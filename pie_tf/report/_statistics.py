@@ -118,7 +118,11 @@ def forecast_figure(forecast):
     ax.set_ylabel("AUROC for the variant's CIEs")
     ax.set_ylim(0, 1)
     ax.set_title("Forecast from the dense population alone", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left")
+    if scores:
+        ax.legend(fontsize=7, loc="lower left")
+    else:  # e.g. no CIEs, or every example one: the table's status says which
+        ax.text(0.5, 0.75, "no AUROC defined (see the table's status)", ha="center",
+                transform=ax.transAxes, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -429,7 +429,8 @@ def exemplar_grid_figure(images, true_labels, dense_labels, compressed_labels, *
 
     Parameters
     ----------
-    images : array_like of shape (n, height, width) or (n, height, width, channels)
+    images : array_like of shape (n, height, width) or (n, height, width, channels), or a
+        sequence of n images of their own sizes (raw ImageNet JPEGs differ)
         uint8 or float in [0, 1]; one channel is drawn in grey.
     true_labels, dense_labels, compressed_labels : array_like of int, shape (n,)
         The true label and the modal labels of the dense and compressed populations.
@@ -440,12 +441,13 @@ def exemplar_grid_figure(images, true_labels, dense_labels, compressed_labels, *
     -------
     matplotlib.figure.Figure
     """
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(f"`images` must have shape (n, H, W) or (n, H, W, C) with n >= 1; got "
-                         f"{images.shape}.")
+    images = [np.asarray(image) for image in images]
+    images = [image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+              for image in images]
+    if not images or any(image.ndim not in (2, 3) for image in images):
+        raise ValueError("`images` must be n >= 1 images of shape (H, W) or (H, W, C) (an array "
+                         "(n, H, W[, C]) or a sequence); got "
+                         f"{[image.shape for image in images][:5] or 'none'}.")
     labels = [np.asarray(v).reshape(-1) for v in (true_labels, dense_labels, compressed_labels)]
     if any(len(v) != len(images) for v in labels):
         raise ValueError(f"labels must have one entry per image ({len(images)}); got "

@@ -250,3 +250,26 @@ def test_quick_presets_reach_the_papers_headline_sparsity_with_one_recipe():
     for presets in (CELEBA_BIAS, IMAGENET_PIE):
         assert presets["tiny"]["population"]["fine_tune_epochs"] == 1
         assert not presets["tiny"]["population"]["jit_compile"]
+
+
+def test_exemplar_images_are_found_among_raw_images_of_different_sizes():
+    # tfds imagenet2012 yields each JPEG at its own size: the report's lookup must not batch them
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+              for h, w in ((44, 19), (47, 17), (5, 30), (12, 12))]
+    ids = ["ILSVRC2012_val_00000001.JPEG", "b", "c", "d"]
+    raw = tf.data.Dataset.from_generator(
+        lambda: ({"id": i, "image": im, "label": 0} for i, im in zip(ids, images)),
+        output_signature={"id": tf.TensorSpec((), tf.string),
+                          "image": tf.TensorSpec((None, None, 3), tf.uint8),
+                          "label": tf.TensorSpec((), tf.int64)})
+    found = pipeline.exemplar_images(raw, [np.str_(ids[0]), "c"])
+    assert sorted(found) == [ids[0], "c"]
+    np.testing.assert_array_equal(found[ids[0]], images[0])
+    np.testing.assert_array_equal(found["c"], images[2])
+    assert pipeline.exemplar_images(raw, []) == {}
+    numbered = tf.data.Dataset.from_tensor_slices({"id": np.arange(4),
+                                                   "image": np.zeros((4, 2, 2, 1))})
+    assert sorted(pipeline.exemplar_images(numbered, [np.int64(3), 1])) == [1, 3]

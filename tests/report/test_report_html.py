@@ -137,3 +137,20 @@ def test_bad_input(tmp_path):
         report.write_report({"class_impact": pd.DataFrame({"class": [0]})}, tmp_path)
     with pytest.raises(ValueError, match="images"):
         report.exemplar_grid_figure(np.zeros((0, 4, 4)), [], [], [])
+
+
+def test_exemplar_grid_of_images_of_different_sizes(tables, tmp_path):
+    # raw ImageNet images keep their JPEG's size: the grid draws each at its own
+    rng = np.random.default_rng(1)
+    sizes = [(44, 19, 3), (47, 17, 3), (300, 500, 3)]
+    images = [rng.integers(0, 256, s, dtype=np.uint8) for s in sizes]
+    fig = report.exemplar_grid_figure(images, [0, 1, 2], [0, 1, 2], [1, 1, 0])
+    drawn = [ax.get_images()[0].get_array().shape for ax in fig.axes if ax.get_images()]
+    assert drawn == sizes
+    plt.close(fig)
+    cie = tables["pie"][tables["pie"]["cie"]]
+    by_id = {i: images[k % 3] for k, i in enumerate(cie["id"])}
+    written = report.write_report({"pie": tables["pie"]}, tmp_path, images=by_id,
+                                  max_exemplars=3)
+    assert (tmp_path / "figures" / "exemplars_prune_0_9.png").stat().st_size > 1000
+    assert written.html.exists()

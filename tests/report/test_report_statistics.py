@@ -56,6 +56,16 @@ def test_forecast_figure_points_and_intervals_are_the_table():
     np.testing.assert_allclose([s[:, 1].max() for s in segments], [0.75, 0.9])
 
 
+def test_forecast_figure_without_any_defined_auroc_says_so(recwarn):
+    # no CIEs, or every example a CIE (one member on a few images): AUROC undefined throughout
+    forecast = pd.DataFrame({"variant": "v", "score": ["entropy", "vote_margin"],
+                             "auroc": np.nan, "auroc_ci_low": np.nan, "auroc_ci_high": np.nan})
+    ax = figures.forecast_figure(forecast).axes[0]
+    assert not ax.containers and ax.get_legend() is None
+    assert [t.get_text() for t in ax.texts] == ["no AUROC defined (see the table's status)"]
+    assert not [w for w in recwarn if "legend" in str(w.message)]  # matplotlib's warning
+
+
 def test_flips_figure_bars_are_the_rates():
     flips = pd.DataFrame({"variant": "v", "kind": ["group", "group", "group", "class"],
                           "group": ["all", "Male", "Male ∧ Young", "0"],
