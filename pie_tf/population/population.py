@@ -98,8 +98,16 @@ def _max_pooling_layers(model):
 
 
 def _refuse_nondeterministic_xla(model):
-    """Op determinism with XLA steps: refused for a model whose gradient has no deterministic
-    XLA kernel (MaxPool's), which would fail at its first training step."""
+    """Op determinism with XLA steps: refused for a Keras 3 model (Keras 3 then drops XLA) and
+    for a model whose gradient has no deterministic XLA kernel (MaxPool's), which would fail at
+    its first training step."""
+    if flavour(model) == KERAS3:
+        # Keras 3's compile turns XLA off, with only a warning, while op determinism is on
+        raise InvalidArgumentError(
+            "`deterministic=True` with `recipe.jit_compile=True` on a Keras 3 model: Keras 3 "
+            "compiles no XLA step while op determinism is on, so the members would train "
+            "without XLA. Pass deterministic=False (members stay seeded, reproducible up to "
+            "float reassociation) or a recipe with jit_compile=False.")
     pools = _max_pooling_layers(model)
     if pools:
         raise InvalidArgumentError(

@@ -5,7 +5,7 @@ import pytest
 import tf_keras
 
 from pie_tf import _precision
-from pie_tf._keras import keras, tf
+from pie_tf._keras import keras, keras3, tf
 from pie_tf.compress.sparsity import sparsity_report
 from pie_tf.population import Recipe
 from pie_tf.store import PredictionStore
@@ -65,7 +65,19 @@ def test_float32_copy_keeps_weights_and_zeros(each_keras):
     assert _precision.float32_copy(keras, copy) is copy
 
 
-def test_compile_options_reach_the_model(each_keras):
+@pytest.fixture
+def no_op_determinism():
+    """Op determinism is process-wide and an earlier test may have switched it on; Keras 3
+    compiles no XLA step while it is on."""
+    from tensorflow.python.framework import config
+    was = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    yield
+    if was:
+        config.enable_op_determinism()
+
+
+def test_compile_options_reach_the_model(each_keras, no_op_determinism):
     import functools
 
     from pie_tf.compress.quantize import quantize
@@ -102,6 +114,20 @@ def test_op_determinism_and_xla_are_refused_for_max_pooling(tmp_path):
                             store=str(tmp_path / "store"), recipe=recipe, verbose=0)
     with pytest.raises(InvalidArgumentError,
                        match="`deterministic=True` with.*MaxPooling.*'pool'"):
+        population.run()
+    assert PredictionStore(str(tmp_path / "store")).members() == []
+
+
+def test_op_determinism_and_xla_are_refused_for_keras3(tmp_path):
+    import functools
+
+    from pie_tf.errors import InvalidArgumentError
+    from pie_tf.population import Population
+    recipe = Recipe(**{**_tiny.RECIPE.to_dict(), "jit_compile": True})
+    population = Population(functools.partial(_tiny.build_model, keras=keras3()), _tiny.dataset(64),
+                            {"test": _tiny.dataset(40, offset=1000)},
+                            store=str(tmp_path / "store"), recipe=recipe, verbose=0)
+    with pytest.raises(InvalidArgumentError, match="`deterministic=True` with.*Keras 3"):
         population.run()
     assert PredictionStore(str(tmp_path / "store")).members() == []
 
