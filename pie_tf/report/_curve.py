@@ -174,6 +174,18 @@ def _series(ax, curve, y, err=None, *, lower=None, upper=None, skip_dense=False,
                 markersize=7, linestyle="none", capsize=3, label="dense")
 
 
+def _neighbours_before(x, y, radius=0.06):
+    """For each point, how many earlier points lie within ``radius`` of it, in axis fractions."""
+    def scaled(values):
+        values = np.asarray(values, dtype=float)
+        finite = values[np.isfinite(values)]
+        span = finite.max() - finite.min() if finite.size else 0.0
+        return (values - (finite.min() if finite.size else 0.0)) / (span or 1.0)
+    sx, sy = scaled(x), scaled(y)
+    return [int(np.sum(np.hypot(sx[:i] - sx[i], sy[:i] - sy[i]) < radius))
+            for i in range(len(sx))]
+
+
 def _size_panel(ax, curve, y, err, label):
     rows = curve[np.isfinite(curve["tflite_gzip_bytes"].to_numpy(dtype=float))
                  | np.isfinite(curve["tflite_bytes"].to_numpy(dtype=float))]
@@ -183,8 +195,11 @@ def _size_panel(ax, curve, y, err, label):
     ax.errorbar(size, values, yerr=None if err is None else
                 np.nan_to_num(rows[err].to_numpy(dtype=float)), linestyle="none", marker="D",
                 color="#8e44ad", capsize=3)
-    for s, v, name in zip(size, values, rows["population"]):
-        ax.annotate(str(name), (s, v), xytext=(4, 4), textcoords="offset points", fontsize=6)
+    for (s, v, name), nearby in zip(zip(size, values, rows["population"]),
+                                    _neighbours_before(size, values)):
+        # a name whose point lies close to an earlier one goes below it, not over its name
+        ax.annotate(str(name), (s, v), xytext=(4, 4 - 9 * nearby), textcoords="offset points",
+                    fontsize=6)
     ax.margins(x=0.25, y=0.15)  # room for the names
     ax.set_xlabel(f"TFLite size, KiB ({'gzip -9' if gzip else 'flatbuffer, no gzip recorded'})",
                   fontsize=8)

@@ -148,6 +148,22 @@ def test_curve_for_one_variant_and_without_sizes():
     plt.close(figure)
 
 
+def test_size_panel_names_of_close_points_do_not_overlap():
+    # two exports of the same size and accuracy (dense int8 and QAT int8 typically are)
+    curve = pd.DataFrame({"population": ["prune@0.9", "qat_int8", "dense+tflite_int8"],
+                          "tflite_gzip_bytes": [8200.0, 23590.0, 23460.0],
+                          "tflite_bytes": [32008.0, 33264.0, 32008.0],
+                          "top1": [93.2, 96.02, 96.06], "top1_std": [0.8, 0.1, 0.2]})
+    figure, ax = plt.subplots(figsize=(4, 3))
+    _curve._size_panel(ax, curve, "top1", "top1_std", "top-1 accuracy, %")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    assert set(boxes) == set(curve["population"])
+    assert not boxes["qat_int8"].overlaps(boxes["dense+tflite_int8"])
+    plt.close(figure)
+
+
 def _impact(n_classes, rng):
     change = rng.normal(0, 0.02, n_classes)
     change[:7] -= 0.2
