@@ -33,23 +33,59 @@ TIMEOUT = 1800
 SIZES = ["--members=1", "--epochs=1", "--calibration_examples=8", "--sparsities=0.9"]
 
 
-def run_paper(script, out_dir, num_examples, *flags, timeout=TIMEOUT):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
-               CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.experiments._mock_paper", f"experiments/{script}",
-         str(num_examples), "--preset=paper", f"--out_dir={out_dir}", *SIZES, *flags],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-6000:])
-    tables = {p.stem: pd.read_csv(p) for p in (out_dir / "tables").glob("*.csv")}
-    return done, PredictionStore(str(out_dir / "store")), tables
+class PaperRun:
+    """One study run in a subprocess, started now and waited for by :meth:`result`."""
+
+    def __init__(self, script, out_dir, num_examples, *flags):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
+                   CUDA_VISIBLE_DEVICES="")
+        self.out_dir = out_dir
+        self._logs = [open(out_dir.parent / f"{out_dir.name}.{s}", "w+") for s in ("out", "err")]
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.experiments._mock_paper", f"experiments/{script}",
+             str(num_examples), "--preset=paper", f"--out_dir={out_dir}", *SIZES, *flags],
+            stdout=self._logs[0], stderr=self._logs[1], text=True, env=env, cwd=ROOT)
+
+    def result(self, timeout=TIMEOUT):
+        try:
+            returncode = self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            raise
+        stdout, stderr = (log.seek(0) or log.read() for log in self._logs)
+        for log in self._logs:
+            log.close()
+        assert returncode == 0, (stdout[-2000:], stderr[-6000:])
+        tables = {p.stem: pd.read_csv(p) for p in (self.out_dir / "tables").glob("*.csv")}
+        return (self.out_dir, subprocess.CompletedProcess(self._process.args, returncode,
+                                                          stdout, stderr),
+                PredictionStore(str(self.out_dir / "store")), tables)
+
+
+# The two runs' long single-threaded stretches (XLA compiles, TFLite conversions, Python between
+# steps) leave a core idle, so the runs of the selected tests start together, when the first of
+# them needs its run.
+_RUNS = {
+    "test_celeba_paper_preset": ("celeba_bias.py", 32, "--train_examples=32",
+                                 "--eval_examples=32", "--batch_size=16"),
+}
 
 
 @pytest.fixture(scope="module")
-def celeba(tmp_path_factory):
-    out = tmp_path_factory.mktemp("paper_celeba")
-    return (out,) + run_paper("celeba_bias.py", out, 32, "--train_examples=32",
-                              "--eval_examples=32", "--batch_size=16")
+def paper_runs(request, tmp_path_factory):
+    selected = {item.originalname for item in request.session.items
+                if item.module is request.module}
+    runs = {name: PaperRun(args[0], tmp_path_factory.mktemp(name), *args[1:])
+            for name, args in _RUNS.items() if name in selected}
+    yield runs
+    for run in runs.values():
+        if run._process.poll() is None:
+            run._process.kill()
+
+
+@pytest.fixture(scope="module")
+def celeba(paper_runs):
+    return paper_runs["test_celeba_paper_preset"].result()
 
 
 @pytest.mark.timeout(TIMEOUT)
@@ -93,10 +129,12 @@ IMAGENET_SIZES = ["--members=1", "--train_examples=4", "--eval_examples=4", "--b
                   "--calibration_examples=4", "--corruption_examples=1"]
 
 
+_RUNS["test_imagenet_paper_preset"] = ("imagenet_pie.py", IMAGENET_EXAMPLES, *IMAGENET_SIZES)
+
+
 @pytest.fixture(scope="module")
-def imagenet(tmp_path_factory):
-    out = tmp_path_factory.mktemp("paper_imagenet")
-    return (out,) + run_paper("imagenet_pie.py", out, IMAGENET_EXAMPLES, *IMAGENET_SIZES)
+def imagenet(paper_runs):
+    return paper_runs["test_imagenet_paper_preset"].result()
 
 
 @pytest.mark.timeout(TIMEOUT)
