@@ -46,7 +46,7 @@ from pie_tf._tfmot import (prunable_layer, prune_registry, pruning_wrapper, quan
 from pie_tf.compress.masks import SelectingPruning
 from pie_tf.compress.schedule import (SCHEDULE_NAMES, check_fraction_or_step, is_step_count,
                                       resolve_schedule)
-from pie_tf.errors import IncompletePruningError, PruningWarning
+from pie_tf.errors import IncompletePruningError, InvalidArgumentError, PruningWarning
 
 __all__ = ["PruneCallback", "clone_dense", "prunable_weights", "pruning_wrapped_layers",
            "get_pruning_state"]
@@ -527,6 +527,12 @@ class PruneCallback(Callback):
         for value, argname in ((begin, "begin"), (end, "end")):
             if value is not None:
                 check_fraction_or_step(value, argname)
+        first, last = (0.0 if begin is None else begin), (1.0 if end is None else end)
+        if is_step_count(first) == is_step_count(last) and last <= first:
+            # both fractions or both steps: wrong whatever the fit (mixed kinds are checked
+            # against the fit's length when it starts)
+            raise InvalidArgumentError(f"`end` ({last}) must come after `begin` ({first}); "
+                                       "pruning ramps from begin to end.")
         self.begin, self.end = begin, end
         if frequency is not None and (not is_step_count(frequency) or frequency < 1):
             raise ValueError(f"`frequency` must be a positive int (steps); got {frequency!r}.")
