@@ -8,6 +8,7 @@ naming the flag, the value and what is valid. :func:`check_study` raises
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 from pie_tf.errors import InvalidArgumentError
@@ -37,6 +38,27 @@ def _check_members(config):
     if isinstance(members, bool) or not isinstance(members, int) or members < 1:
         raise InvalidArgumentError(f"`--members` must be an integer >= 1 (members per "
                                    f"population); got {members!r}.")
+
+
+# Counts of examples a study reads: (section, key, smallest valid value, what it counts)
+_COUNTS = (("data", "train_examples", 0, "training examples read; 0 = the whole split"),
+           ("population", "calibration_examples", 1, "training images that calibrate int8"),
+           ("evaluations", "eval_examples", 0, "evaluation examples; 0 = the whole split"),
+           ("evaluations", "corruption_examples", 0,
+            "evaluation images corrupted; 0 = the whole evaluation set"))
+
+
+def _check_counts(config):
+    for section, key, smallest, meaning in _COUNTS:
+        specs = ([spec for spec in config[section].values() if isinstance(spec, dict)]
+                 if section == "evaluations" else [config[section]])
+        for spec in specs:
+            if key not in spec:
+                continue
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+                raise InvalidArgumentError(f"`--{key}` must be an integer >= {smallest} "
+                                           f"({meaning}); got {value!r}.")
 
 
 def _check_groups(config, info):
@@ -118,17 +140,36 @@ def check_study(presets, flag_values):
 
     try:
         config = resolve(presets, flag_values)
-        info = arguments.data_info(config)
-    except ValueError as err:  # unknown preset keys, attributes, datasets: named by the layer
+    except ValueError as err:  # unknown preset keys: named by the layer
         raise InvalidArgumentError(str(err)) from None
+    try:
+        info = arguments.data_info(config)
+    except ValueError as err:  # unknown datasets, options: pie_tf.data names its arguments
+        raise InvalidArgumentError(_as_flags(str(err), flag_values, {"name": "dataset"})) \
+            from None
     check_out_dir(flag_values.out_dir)
     _check_members(config)
+    _check_counts(config)
     _check_groups(config, info)
     _check_audit(config, info)
     try:
         arguments.population_stage(flag_values)
         arguments.variants(config)
         arguments.model_fn(config, (8, 8, 1), max(info.n_classes, 2))
+        # the training recipe's own checks (batch size, epochs ...); "auto" precision is not
+        # resolved here: listing devices would start TensorFlow's runtime before the strategy
+        arguments.recipe({**config, "population": {**config["population"],
+                                                   "mixed_precision": "float32"}})
     except ValueError as err:
-        raise InvalidArgumentError(str(err)) from None
+        raise InvalidArgumentError(_as_flags(str(err), flag_values)) from None
     return config, info
+
+
+def _as_flags(message, flag_values, renamed=None):
+    """``message`` with each `argument` that is one of the study's flags written `--flag`."""
+    renamed = renamed or {}
+
+    def flag(match):
+        name = renamed.get(match[1], match[1])
+        return f"`--{name}`" if name in flag_values else match[0]
+    return re.sub(r"`(\w+)`", flag, message)

@@ -105,6 +105,12 @@ def study_main(presets, flag_values, *, title):
         from pie_tf.errors import PieTfError
 
         del argv
+        from pie_tf.experiments_config.checks import check_out_dir
+
+        try:
+            check_out_dir(flag_values.out_dir)   # before its TensorFlow log is opened in it
+        except PieTfError as err:
+            raise SystemExit(f"error: {err}") from None
         log_path = tensorflow_log_path(flag_values.out_dir)
         try:
             with console.quiet_tensorflow(not flag_values.tf_logs, log_path=log_path):

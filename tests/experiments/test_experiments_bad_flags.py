@@ -1,6 +1,8 @@
 """Every flag is checked before any data is read or member trained: a bad value is refused at
 start, naming the flag and what is valid."""
 import os
+import subprocess
+import sys
 
 import pytest
 from absl import flags
@@ -24,9 +26,18 @@ def _flags(presets, tmp_path, *argv):
     (CELEBA_BIAS, ["--alpha=2"], r"`alpha` must be a number in \(0, 1\); got 2"),
     (CELEBA_BIAS, ["--n_bootstrap=-1"], "`n_bootstrap` must be a positive integer"),
     (CELEBA_BIAS, ["--members=0"], "`--members` must be an integer >= 1"),
-    (CELEBA_BIAS, ["--sparsities=0.5,0.5"], "`sparsities` holds a sparsity twice"),
+    (CELEBA_BIAS, ["--sparsities=0.5,0.5"], "`--sparsities` holds a sparsity twice"),
     (CELEBA_BIAS, ["--shard=1-4"], "`--shard` must look like 'a/b'"),
     (CELEBA_BIAS, ["--model=resnet51"], "`--model` must be one of"),
+    (CELEBA_BIAS, ["--shard=3/2"], r"`--shard` must be 'i/n' with 0 <= i < n .*got '3/2'"),
+    (CELEBA_BIAS, ["--member_range=5:2"], "`--member_range` must be 'start:stop' with 0 <= start"),
+    (CELEBA_BIAS, ["--dataset=mnist"], "`--dataset`: unknown dataset 'mnist'; valid: "),
+    (CELEBA_BIAS, ["--eval_examples=-1"], r"`--eval_examples` must be an integer >= 0 .*got -1"),
+    (CELEBA_BIAS, ["--train_examples=-5"], r"`--train_examples` must be an integer >= 0"),
+    (CELEBA_BIAS, ["--calibration_examples=0"], "`--calibration_examples` must be an integer >= 1"),
+    (CELEBA_BIAS, ["--batch_size=0"], r"`--batch_size` must be a positive int; got 0"),
+    (CELEBA_BIAS, ["--epochs=0"], r"`--epochs` must be a positive int; got 0"),
+    (IMAGENET_PIE, ["--corruption_examples=-1"], r"`--corruption_examples` must be an integer"),
     (IMAGENET_PIE, ["--severities=3,9"], r"`--severities` must be distinct values of \(1, 2"),
     (IMAGENET_PIE, ["--corruption_source=nope"], "`--corruption_source` must be 'tfds'"),
     (IMAGENET_PIE, ["--corruptions=fogg"], r"`--corruptions`: \['fogg'\] are not ImageNet-C"),
@@ -69,3 +80,34 @@ def test_unwritable_or_file_out_dir_is_refused(tmp_path):
 def test_tpu_strategy_without_a_tpu_names_the_flag():
     with pytest.raises(InvalidArgumentError, match="`--strategy=tpu`: cannot reach a TPU"):
         make_strategy("tpu", "")
+
+
+def test_script_with_an_unusable_out_dir_says_so_without_a_traceback(tmp_path):
+    afile = tmp_path / "a_file"
+    afile.write_text("x")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "experiments/celeba_bias.py", "--preset=tiny",
+                           f"--out_dir={afile}/run"], capture_output=True, text=True, cwd=root,
+                          env=dict(os.environ, PYTHONPATH=root), timeout=300)
+    assert done.returncode != 0
+    assert f"error: `--out_dir` '{afile}/run' is not writable" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_checking_the_paper_flags_does_not_start_tensorflows_runtime(tmp_path):
+    # a multi-worker or TPU strategy can only be made before the runtime starts, and the flags
+    # are checked before the strategy is made
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (
+        "import pathlib, sys\n"
+        "from tensorflow.python.eager import context\n"
+        "from pie_tf.experiments_config import CELEBA_BIAS, IMAGENET_PIE\n"
+        "from pie_tf.experiments_config.checks import check_study\n"
+        "from tests.experiments.test_experiments_bad_flags import _flags\n"
+        "for presets in (CELEBA_BIAS, IMAGENET_PIE):\n"
+        "    check_study(presets, _flags(presets, pathlib.Path(sys.argv[1]), '--preset=paper'))\n"
+        "print('started:', context.context()._initialized)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, cwd=root, env=dict(os.environ, PYTHONPATH=root), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "started: False" in done.stdout
