@@ -63,6 +63,8 @@ def main(argv):
     if argv and argv[0] == "--":
         argv = argv[1:]
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    # TensorFlow is imported here, before the study sends its log aside: keep its banners short
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import pie_tf.population._train as train   # the calls the population makes
 
     totals = collections.defaultdict(lambda: [0, 0.0, 0.0])
