@@ -215,7 +215,9 @@ class Progress:
 
     On a terminal it is a tqdm bar that redraws in place; otherwise (a log file, a pipe) each
     :meth:`update` prints one line, so the file reads as a list. The remaining time is the mean
-    time per step so far times the steps left.
+    time per step so far times the steps left; with ``kinds``, each kind's steps left take that
+    kind's mean so far (a population's dense trainings and its quick TFLite exports are not
+    averaged together), a kind not seen yet the mean of all steps.
 
     Parameters
     ----------
@@ -226,6 +228,9 @@ class Progress:
         Plural name of a step (``"members"``).
     enabled : bool
         False: nothing is displayed (``verbose=0``).
+    kinds : mapping of str -> int, optional
+        How many of the ``total`` steps are of each kind (``{"dense": 5, "qat_int8": 5}``);
+        :meth:`update` then says the kind of each step.
     stream : file, optional
         Default: pie_tf's stderr (:func:`stderr`).
 
@@ -241,25 +246,34 @@ class Progress:
     population: 2/2 members, elapsed 01:30, about 00:00 left (dense seed 1)
     """
 
-    def __init__(self, total, desc, *, unit="members", enabled=True, stream=None,
+    def __init__(self, total, desc, *, unit="members", enabled=True, stream=None, kinds=None,
                  clock=time.perf_counter):
+        from pie_tf.errors import InvalidArgumentError
+
         if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-            from pie_tf.errors import InvalidArgumentError
             raise InvalidArgumentError(f"`total` must be a non-negative int; got {total!r}.")
+        kinds = dict(kinds or {})
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in kinds.values()) \
+                or sum(kinds.values()) > total:
+            raise InvalidArgumentError(f"`kinds` must map kinds to non-negative step counts "
+                                       f"adding up to at most `total` ({total}); got {kinds!r}.")
         self.total, self.desc, self.unit, self.done = total, desc, unit, 0
         self.enabled = bool(enabled)
         self._stream = stream
         self._clock = clock
-        self._start = clock()
+        self._start = self._last = clock()
+        self._kinds = kinds
+        self._kind_done = dict.fromkeys(kinds, 0)
+        self._kind_seconds = dict.fromkeys(kinds, 0.0)
         self._bar = None
         out = self.stream
         if self.enabled and total and getattr(out, "isatty", lambda: False)():
             from tqdm import tqdm
 
+            # the remaining time is this display's estimate, written into the postfix
             self._bar = tqdm(total=total, desc=desc, unit=f" {unit}", file=out, smoothing=0,
                              dynamic_ncols=True, bar_format="{desc}: {n_fmt}/{total_fmt}"
-                             "{unit} |{bar:24}| elapsed {elapsed}, about {remaining} left"
-                             "{postfix}")
+                             "{unit} |{bar:24}| elapsed {elapsed}{postfix}")
 
     @property
     def stream(self):
@@ -274,26 +288,41 @@ class Progress:
         if not self.done:
             return None
         elapsed = self.elapsed() if elapsed is None else elapsed
-        return elapsed / self.done * (self.total - self.done)
+        mean = elapsed / self.done
+        left = self.total - self.done
+        seconds = 0.0
+        for kind, count in self._kinds.items():
+            done = self._kind_done[kind]
+            steps = min(max(count - done, 0), left)
+            seconds += steps * (self._kind_seconds[kind] / done if done else mean)
+            left -= steps
+        return seconds + left * mean
 
-    def line(self, note=""):
+    def line(self, note="", *, elapsed=None):
         """The plain-text form of the display."""
-        elapsed = self.elapsed()
+        elapsed = self.elapsed() if elapsed is None else elapsed
         left = self.remaining(elapsed)
         text = (f"{self.desc}: {self.done}/{self.total} {self.unit}, elapsed "
                 f"{format_seconds(elapsed)}, about {format_seconds(left)} left")
         return f"{text} ({note})" if note else text
 
-    def update(self, note="", n=1):
-        """``n`` more steps done; ``note`` says which (``"prune_ft@0.9 seed 2"``)."""
+    def update(self, note="", n=1, kind=None):
+        """``n`` more steps done; ``note`` says which (``"prune_ft@0.9 seed 2"``), ``kind`` of
+        which kind (one of ``kinds``; steps of no kind count in the overall mean only)."""
+        now = self._clock()
         self.done += n
+        if kind in self._kinds:
+            self._kind_done[kind] += n
+            self._kind_seconds[kind] += now - self._last
+        self._last = now
         if not self.enabled:
             return
         if self._bar is not None:
-            self._bar.set_postfix_str(note, refresh=False)
+            left = f", about {format_seconds(self.remaining(now - self._start))} left"
+            self._bar.set_postfix_str(left[2:] + (f" ({note})" if note else ""), refresh=False)
             self._bar.update(n)
         else:
-            self.stream.write(self.line(note) + "\n")
+            self.stream.write(self.line(note, elapsed=now - self._start) + "\n")
             self.stream.flush()
 
     def write(self, message):

@@ -35,6 +35,23 @@ def test_progress_line_says_done_elapsed_and_remaining():
         "population: 2/4 members, elapsed 03:20, about 03:20 left (prune_ft@0.9 seed 0)"]
 
 
+def test_remaining_time_takes_each_kinds_own_mean():
+    # a population's seed group: a slow training, then three quick exports of it
+    out = io.StringIO()
+    with console.Progress(8, "population", stream=out, kinds={"dense": 2, "dense+tflite": 6},
+                          clock=_fake_clock(0.0, 60.0, 63.0, 66.0)) as progress:
+        progress.update("dense seed 0", kind="dense")
+        assert progress.remaining(60.0) == pytest.approx(7 * 60.0)  # exports not seen yet
+        progress.update("dense+tflite seed 0", kind="dense+tflite")
+        progress.update("dense+tflite seed 0", kind="dense+tflite")
+        # one training (60 s) and four exports (3 s) left, not 5 x the mean of 22 s
+        assert progress.remaining(66.0) == pytest.approx(60.0 + 4 * 3.0)
+    assert out.getvalue().splitlines()[-1] == \
+        "population: 3/8 members, elapsed 01:06, about 01:12 left (dense+tflite seed 0)"
+    with pytest.raises(InvalidArgumentError, match="`kinds` must map kinds"):
+        console.Progress(2, "population", kinds={"dense": 3})
+
+
 def test_progress_on_a_terminal_is_one_bar_redrawn_in_place():
     class Terminal(io.StringIO):
         def isatty(self):
@@ -49,8 +66,8 @@ def test_progress_on_a_terminal_is_one_bar_redrawn_in_place():
     assert "population: 3 members planned\n" in text
     assert text.count("\n") == 2  # the message, and the bar's last frame when it closes
     last = text.split("\r")[-1]
-    assert re.fullmatch(r"population: 3/3 members \|#+\| elapsed 00:\d\d, about 00:00 left, "
-                        r"dense seed 2\n", last)
+    assert re.fullmatch(r"population: 3/3 members \|#+\| elapsed 00:\d\d, about 00:00 left "
+                        r"\(dense seed 2\)\n", last)
 
 
 def test_progress_disabled_or_bad_total():

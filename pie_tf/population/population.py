@@ -24,6 +24,7 @@ int8 calibration, which is deterministic but depends on the converter version.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import importlib.metadata
@@ -609,7 +610,10 @@ class Population:
         todo = self._agree([not self.store.has_member(v, s) for v, s in planned])
         missing = {m for m, t in zip(planned, todo) if t}
         results = {m: MemberResult(m[0], m[1], "skipped", 0.0) for m in planned if m not in missing}
-        with Progress(len(missing), "population", enabled=bool(self.verbose)) as progress:
+        # each variant's members take that variant's mean time in the estimate of what is left
+        kinds = collections.Counter(variant for variant, _ in missing)
+        with Progress(len(missing), "population", enabled=bool(self.verbose),
+                      kinds=kinds) as progress:
             progress.write(f"population: {len(planned)} members planned, {len(missing)} to "
                            f"train, {len(planned) - len(missing)} already in {self.store.root}")
             self._train_missing(missing, results, progress)
@@ -666,7 +670,8 @@ class Population:
                     seconds = time.perf_counter() - start
                     results[(variant.name, seed)] = MemberResult(variant.name, seed, status,
                                                                  seconds)
-                    progress.update(f"{variant.name} seed {seed} {status} in {int(seconds)} s")
+                    progress.update(f"{variant.name} seed {seed} {status} in {int(seconds)} s",
+                                    kind=variant.name)
 
     def _predict(self, model, variant, timing):
         """Probabilities on every evaluation set (which are stored first, once)."""

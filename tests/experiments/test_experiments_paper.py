@@ -73,8 +73,9 @@ _RUNS = {
 
 @pytest.fixture(scope="module")
 def paper_runs(request, tmp_path_factory):
-    selected = {item.originalname for item in request.session.items
-                if item.module is request.module}
+    # the session also holds doctest items, which have no module
+    selected = {getattr(item, "originalname", item.name) for item in request.session.items
+                if getattr(item, "module", None) is request.module}
     runs = {name: PaperRun(args[0], tmp_path_factory.mktemp(name), *args[1:])
             for name, args in _RUNS.items() if name in selected}
     yield runs
