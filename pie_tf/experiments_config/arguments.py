@@ -278,13 +278,9 @@ def group_options(config):
 def population_stage(flag_values):
     """Keyword arguments of ``Population.run`` from ``--shard`` / ``--member_range``."""
     from pie_tf.experiments_config.flags import parse_pair
+    from pie_tf.population.population import check_stage
 
     shard = parse_pair(flag_values.shard, "/", "shard")
     member_range = parse_pair(flag_values.member_range, ":", "member_range")
-    if shard is not None and not 0 <= shard[0] < shard[1]:
-        raise ValueError(f"`--shard` must be 'i/n' with 0 <= i < n (job i of n); got "
-                         f"{flag_values.shard!r}.")
-    if member_range is not None and not 0 <= member_range[0] <= member_range[1]:
-        raise ValueError(f"`--member_range` must be 'start:stop' with 0 <= start <= stop; got "
-                         f"{flag_values.member_range!r}.")
+    check_stage(shard, member_range)   # Population.plan's own check, at start
     return {"shard": shard, "member_range": member_range}

@@ -324,22 +324,12 @@ class Population:
         -------
         list of (str, int)
         """
-        if shard is not None and member_range is not None:
-            raise ValueError("give `shard` or `member_range`, not both.")
+        check_stage(shard, member_range)
         if shard is not None:
-            if (not isinstance(shard, (tuple, list)) or len(shard) != 2
-                    or not all(isinstance(x, (int, np.integer)) for x in shard)
-                    or not 0 <= shard[0] < shard[1]):
-                raise ValueError(f"`shard` must be (i, n) with 0 <= i < n; got {shard!r}.")
             i, n = shard
             return [(v.name, seed) for seed, _, group in self._groups()[i::n] for v in group]
         members = self.members()
         if member_range is not None:
-            if (not isinstance(member_range, (tuple, list)) or len(member_range) != 2
-                    or not all(isinstance(x, (int, np.integer)) for x in member_range)
-                    or not 0 <= member_range[0] <= member_range[1]):
-                raise ValueError(f"`member_range` must be (start, stop) with 0 <= start <= stop; "
-                                 f"got {member_range!r}.")
             return members[member_range[0]:member_range[1]]
         return members
 
@@ -697,6 +687,25 @@ class Population:
         # the model's output size fixes how each set's predictions are stored
         self._write_eval_sets(next(iter(predictions.values())).shape[1])
         return predictions
+
+
+def _int_pair(value):
+    return (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(x, (int, np.integer)) for x in value))
+
+
+def check_stage(shard=None, member_range=None):
+    """``ValueError`` unless ``shard`` / ``member_range`` are valid for :meth:`Population.plan`
+    (at most one of them; ``(i, n)`` with ``0 <= i < n``; ``(start, stop)`` with
+    ``0 <= start <= stop``)."""
+    if shard is not None and member_range is not None:
+        raise ValueError("give `shard` or `member_range`, not both.")
+    if shard is not None and not (_int_pair(shard) and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"`shard` must be (i, n) with 0 <= i < n; got {shard!r}.")
+    if member_range is not None and not (_int_pair(member_range)
+                                         and 0 <= member_range[0] <= member_range[1]):
+        raise ValueError(f"`member_range` must be (start, stop) with 0 <= start <= stop; "
+                         f"got {member_range!r}.")
 
 
 def _create_exclusive(path, content):
