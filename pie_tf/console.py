@@ -318,8 +318,8 @@ class Progress:
         if not self.enabled:
             return
         if self._bar is not None:
-            left = f", about {format_seconds(self.remaining(now - self._start))} left"
-            self._bar.set_postfix_str(left[2:] + (f" ({note})" if note else ""), refresh=False)
+            left = f"about {format_seconds(self.remaining(now - self._start))} left"
+            self._bar.set_postfix_str(f"{left} ({note})" if note else left, refresh=False)
             self._bar.update(n)
         else:
             self.stream.write(self.line(note, elapsed=now - self._start) + "\n")

@@ -62,17 +62,9 @@ class PaperRun:
                 PredictionStore(str(self.out_dir / "store")), tables)
 
 
-# The two runs' long single-threaded stretches (XLA compiles, TFLite conversions, Python between
-# steps) leave a core idle, so the runs of the selected tests start together, when the first of
-# them needs its run.
-_RUNS = {
-    "test_celeba_paper_preset": ("celeba_bias.py", 32, "--train_examples=32",
-                                 "--eval_examples=32", "--batch_size=16"),
-}
-
-
 @pytest.fixture(scope="module")
 def paper_runs(request, tmp_path_factory):
+    """The runs (:data:`_RUNS`) of this module's selected tests, all started at once."""
     # the session also holds doctest items, which have no module
     selected = {getattr(item, "originalname", item.name) for item in request.session.items
                 if getattr(item, "module", None) is request.module}
@@ -130,7 +122,14 @@ IMAGENET_SIZES = ["--members=1", "--train_examples=4", "--eval_examples=4", "--b
                   "--calibration_examples=4", "--corruption_examples=1"]
 
 
-_RUNS["test_imagenet_paper_preset"] = ("imagenet_pie.py", IMAGENET_EXAMPLES, *IMAGENET_SIZES)
+# Each test's run: script, fake examples per split, flags. The two runs' long single-threaded
+# stretches (XLA compiles, TFLite conversions, Python between steps) leave a core idle, so the
+# runs of the selected tests start together, when the first of them needs its run.
+_RUNS = {
+    "test_celeba_paper_preset": ("celeba_bias.py", 32, "--train_examples=32",
+                                 "--eval_examples=32", "--batch_size=16"),
+    "test_imagenet_paper_preset": ("imagenet_pie.py", IMAGENET_EXAMPLES, *IMAGENET_SIZES),
+}
 
 
 @pytest.fixture(scope="module")
